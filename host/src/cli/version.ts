@@ -1,0 +1,50 @@
+// `tspod version`: versions of tspod, its WASM core and Node, and the features of this build.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fail, usageError, type CommandContext } from './command.js';
+import { detectFeatures, hasOpenat2 } from '../features.js';
+
+const HELP = `Usage: tspod version [--format text|json]
+
+Prints the tspod version, the WASM core version, the Node version and platform,
+and the features of this build and host (+ present, - absent).
+`;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
+  let values: { format?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    return fail(ctx, usageError('version', (e as Error).message));
+  }
+  if (values.help) {
+    ctx.stdout.write(HELP);
+    return 0;
+  }
+  const format = values.format ?? 'text';
+  if (format !== 'text' && format !== 'json') return fail(ctx, usageError('version', `unknown format ${format}`));
+  const features = detectFeatures(await hasOpenat2());
+  if (features.isErr()) return fail(ctx, features.error);
+  const info = {
+    tspod: packageVersion(),
+    core: features.value.coreVersion,
+    node: process.version,
+    platform: `${process.platform}/${process.arch}`,
+    features: features.value.flags,
+  };
+  if (format === 'json') {
+    ctx.stdout.write(JSON.stringify(info, null, 2) + '\n');
+    return 0;
+  }
+  const flags = Object.entries(info.features).map(([k, on]) => `${on ? '+' : '-'}${k}`).join(' ');
+  ctx.stdout.write(
+    `tspod Version: ${info.tspod}\ncore Version: ${info.core}\nNode Version: ${info.node}\n` +
+      `Node OS/Arch: ${info.platform}\nFeatures: ${flags}\n`,
+  );
+  return 0;
+}

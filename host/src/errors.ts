@@ -1,0 +1,73 @@
+// The error contract (docs/errors.md): every failure tspod reports is a TspodError with a stable
+// code, what failed, why, and what to do. Library code returns them in neverthrow Results;
+// only the CLI edge turns them into text and exit codes.
+
+export const ErrorCodes = {
+  /** Bad command line: unknown command or flag, missing argument. Exit 2. */
+  USAGE: 'TSPOD_E_USAGE',
+  /** A file or directory could not be read or written. */
+  IO: 'TSPOD_E_IO',
+  /** The input is not a tar archive or is damaged (checksum, truncation, bad numeric field). */
+  TAR_CORRUPT: 'TSPOD_E_TAR_CORRUPT',
+  /** A tar entry would land outside the target or is otherwise refused by path policy. */
+  TAR_UNSAFE: 'TSPOD_E_TAR_UNSAFE',
+  /** The archive exceeds a configured limit (entries, path length, bytes, expansion ratio). */
+  TAR_LIMIT: 'TSPOD_E_TAR_LIMIT',
+  /** gzip (or other) decompression failed. */
+  DECOMPRESS: 'TSPOD_E_DECOMPRESS',
+  /** A saved hash state is unreadable, of the wrong algorithm, or from another core version. */
+  HASH_STATE: 'TSPOD_E_HASH_STATE',
+  /** The WASM core is missing, stale, or failed to load. */
+  CORE: 'TSPOD_E_CORE',
+  /** The target path already exists where tspod must create it. */
+  EXISTS: 'TSPOD_E_EXISTS',
+  /** The operation needs root (or a capability) the caller lacks. */
+  PERMISSION: 'TSPOD_E_PERMISSION',
+  /** A syscall tspod needs is missing on this kernel and no safe fallback exists. */
+  UNSUPPORTED: 'TSPOD_E_UNSUPPORTED',
+  /** A bug in tspod: an invariant did not hold. */
+  INTERNAL: 'TSPOD_E_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface TspodError {
+  readonly code: ErrorCode;
+  /** What failed, naming the input: "extract layer.tar into /var/lib/x". Lower case, no period. */
+  readonly what: string;
+  /** Why it failed: "entry ../etc/passwd escapes the target". */
+  readonly why: string;
+  /** What the user can do about it. */
+  readonly hint: string;
+  readonly cause?: unknown;
+}
+
+export function tspodError(code: ErrorCode, what: string, why: string, hint: string, cause?: unknown): TspodError {
+  return cause === undefined ? { code, what, why, hint } : { code, what, why, hint, cause };
+}
+
+/** Exit codes at the CLI edge: 2 for usage errors, 254 for tspod's own failures (as rkt). */
+export const EXIT_USAGE = 2;
+export const EXIT_FAILURE = 254;
+
+export function exitCodeFor(e: TspodError): number {
+  return e.code === ErrorCodes.USAGE ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+export function formatError(e: TspodError, debug = false): string {
+  let text = `tspod: ${e.what}: ${e.why}\n  (${e.code}) ${e.hint}\n`;
+  if (debug && e.cause !== undefined) {
+    const c = e.cause;
+    text += `  cause: ${c instanceof Error ? (c.stack ?? c.message) : String(c)}\n`;
+  }
+  return text;
+}
+
+/** errno-style failures from fs/koffi: keep the message short and the code visible. */
+export function describeErrno(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.syscall ? `${e.syscall}: ${e.code}` : String(e.code);
+  }
+  return err instanceof Error ? err.message : String(err);
+}

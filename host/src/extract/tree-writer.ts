@@ -1,0 +1,359 @@
+// Turns tar entries into a tree inside an extraction root, with GNU tar's result as root
+// (--same-permissions --numeric-owner --xattrs) and none of its escapes: every path is opened
+// relative to a directory fd resolved without symlinks, the final component is never followed,
+// and an entry whose parent is a symlink or a file in the tree is refused.
+import { closeSync, readFileSync } from 'node:fs';
+import * as libc from '../../../native/src/libc.js';
+import type { TarEntry } from '../core/tar.js';
+import { DirResolver, splitParent } from './dir-resolver.js';
+import { createFile, finishFile, needsChmod, writeAll, type NodeMeta, type OwnerPolicy, type SysFailure } from './file-write.js';
+import { WriterPool } from './writer-pool.js';
+
+/** What went wrong with one entry; the extractor turns it into a TspodError. */
+export interface EntryFailure {
+  readonly path: string;
+  readonly kind: 'unsafe' | 'io';
+  readonly why: string;
+}
+
+type Known = 'dir' | 'nondir';
+
+interface DelayedDir {
+  readonly rel: string;
+  readonly meta: NodeMeta;
+}
+
+interface OpenFile {
+  readonly fd: number;
+  readonly path: string;
+  readonly meta: NodeMeta;
+  remaining: number;
+}
+
+export interface TreeCounts {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  nodes: number;
+}
+
+const POOL_START_FILES = 64;
+export const SMALL_FILE = 1 << 20;
+
+function readUmask(): number {
+  const m = /^Umask:\s*([0-7]+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? parseInt(m[1]!, 8) : 0o022;
+}
+
+function metaOf(e: TarEntry): NodeMeta {
+  return { mode: e.mode, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, xattrs: e.xattrs };
+}
+
+function sysWhy(f: SysFailure): string {
+  return `${f.op} failed: ${libc.errnoName(f.errno)}`;
+}
+
+export class TreeWriter {
+  readonly counts: TreeCounts = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, nodes: 0 };
+  private readonly resolver: DirResolver;
+  private readonly known = new Map<string, Known>([['.', 'dir']]);
+  /** Files handed to the writer threads and maybe not yet on disk. */
+  private pooled = new Set<string>();
+  private readonly delayedDirs: DelayedDir[] = [];
+  private readonly policy: OwnerPolicy;
+  private pool: WriterPool | undefined;
+  private open: OpenFile | undefined;
+  private filesSeen = 0;
+
+  constructor(private readonly rootFd: number, private readonly rootPath: string, private readonly writers: number) {
+    this.resolver = new DirResolver(rootFd);
+    this.policy = { chown: process.geteuid?.() === 0, umask: readUmask() };
+  }
+
+  /** Bytes of the file being streamed that are still to come. */
+  get pendingBytes(): number {
+    return this.open?.remaining ?? 0;
+  }
+
+  // ---- entries -------------------------------------------------------------------------------
+
+  /** Handles one entry; `data` holds whatever of its bytes the current chunk has (maybe all). */
+  async add(e: TarEntry, data: Uint8Array): Promise<EntryFailure | undefined> {
+    if (e.path === '.') return this.rootEntry(e);
+    const [parent, name] = splitParent(e.path);
+    const parentFail = this.ensureDir(parent, e.path);
+    if (parentFail) return parentFail;
+    switch (e.type) {
+      case 'dir': return this.addDir(e, parent, name);
+      case 'file': return this.addFile(e, parent, name, data);
+      case 'symlink': return this.addSymlink(e, parent, name);
+      case 'hardlink': return this.addHardlink(e, parent, name);
+      default: return this.addNode(e, parent, name);
+    }
+  }
+
+  /** More bytes of the file being streamed; finishes it when complete. */
+  continueFile(data: Uint8Array): EntryFailure | undefined {
+    const f = this.open!;
+    const w = writeAll(f.fd, data);
+    f.remaining -= data.length;
+    if (w) return this.abandonOpen(w);
+    if (f.remaining > 0) return undefined;
+    this.open = undefined;
+    const fin = finishFile(f.fd, f.meta, this.policy);
+    return fin ? { path: f.path, kind: 'io', why: sysWhy(fin) } : undefined;
+  }
+
+  private abandonOpen(f: SysFailure): EntryFailure {
+    const o = this.open!;
+    this.open = undefined;
+    closeSync(o.fd);
+    return { path: o.path, kind: 'io', why: sysWhy(f) };
+  }
+
+  private rootEntry(e: TarEntry): EntryFailure | undefined {
+    if (e.type !== 'dir') return { path: e.rawPath, kind: 'unsafe', why: 'the archive root must be a directory' };
+    this.delayedDirs.push({ rel: '.', meta: metaOf(e) });
+    return undefined;
+  }
+
+  /** Makes sure rel is a directory, creating missing ones as GNU tar does (0755, not in the archive). */
+  private ensureDir(rel: string, forEntry: string): EntryFailure | undefined {
+    const k = this.known.get(rel);
+    if (k === 'dir') return undefined;
+    if (k === 'nondir') return this.throughNonDir(forEntry, rel);
+    const [parent, name] = splitParent(rel);
+    const up = this.ensureDir(parent, forEntry);
+    if (up) return up;
+    const pfd = this.resolver.open(parent);
+    if (pfd < 0) return this.throughNonDir(forEntry, parent);
+    const r = libc.mkdirat(pfd, name, 0o755);
+    if (r < 0 && r !== -libc.errno.EEXIST) return { path: forEntry, kind: 'io', why: `mkdir ${rel} failed: ${libc.errnoName(r)}` };
+    this.known.set(rel, 'dir');
+    return undefined;
+  }
+
+  private throughNonDir(entry: string, parent: string): EntryFailure {
+    return {
+      path: entry,
+      kind: 'unsafe',
+      why: `its parent ${parent} is a symlink or not a directory; tspod never writes through symlinks`,
+    };
+  }
+
+  /** An fd for the parent directory (already ensured), or a failure naming the entry. */
+  private parentFd(parent: string, entry: string): number | EntryFailure {
+    const fd = this.resolver.open(parent);
+    return fd >= 0 ? fd : this.throughNonDir(entry, parent);
+  }
+
+  /** Clears the way for a new node at rel when the archive already put something there. */
+  private async replace(rel: string, pfd: number, name: string, newIsDir: boolean): Promise<EntryFailure | undefined> {
+    const k = this.known.get(rel);
+    if (k === undefined || (k === 'dir' && newIsDir)) return undefined;
+    // The old node may still be in a writer thread's queue, or be a directory a thread has cached.
+    const poolFail = await this.drainPool();
+    if (poolFail) return poolFail;
+    const r = libc.unlinkat(pfd, name, k === 'dir');
+    if (r < 0) {
+      const why = r === -libc.errno.ENOTEMPTY ? 'it would replace a non-empty directory' : `cannot remove the earlier ${rel}: ${libc.errnoName(r)}`;
+      return { path: rel, kind: 'unsafe', why };
+    }
+    if (k === 'dir') this.forgetDirs();
+    this.known.delete(rel);
+    return undefined;
+  }
+
+  private forgetDirs(): void {
+    this.resolver.invalidate();
+    if (this.pool) this.pool.generation++;
+  }
+
+  private async addDir(e: TarEntry, parent: string, name: string): Promise<EntryFailure | undefined> {
+    const pfd = this.parentFd(parent, e.path);
+    if (typeof pfd !== 'number') return pfd;
+    const gone = await this.replace(e.path, pfd, name, true);
+    if (gone) return gone;
+    if (this.known.get(e.path) !== 'dir') {
+      // Owner-writable until the end, when the archive's mode is applied (as GNU tar delays it).
+      const r = libc.mkdirat(pfd, name, (e.mode & 0o777) | 0o700);
+      if (r < 0) return { path: e.path, kind: 'io', why: `mkdir failed: ${libc.errnoName(r)}` };
+      this.known.set(e.path, 'dir');
+    }
+    const x = this.setXattrsAt(pfd, name, e);
+    if (x) return x;
+    this.delayedDirs.push({ rel: e.path, meta: metaOf(e) });
+    this.counts.dirs++;
+    return undefined;
+  }
+
+  private async addFile(e: TarEntry, parent: string, name: string, data: Uint8Array): Promise<EntryFailure | undefined> {
+    this.counts.files++;
+    this.filesSeen++;
+    const pfd = this.parentFd(parent, e.path);
+    if (typeof pfd !== 'number') return pfd;
+    const gone = await this.replace(e.path, pfd, name, false);
+    if (gone) return gone;
+    this.known.set(e.path, 'nondir');
+    const whole = data.length === e.size && e.size <= SMALL_FILE;
+    if (whole && this.writers > 0 && this.filesSeen > POOL_START_FILES) {
+      this.pooled.add(e.path);
+      this.startPool().add(parent, name, data, metaOf(e));
+      return undefined;
+    }
+    const fd = createFile(pfd, name, e.mode);
+    if (fd < 0) return { path: e.path, kind: 'io', why: `create failed: ${libc.errnoName(fd)}` };
+    this.open = { fd, path: e.path, meta: metaOf(e), remaining: e.size };
+    if (e.size === 0) {
+      this.open = undefined;
+      const fin = finishFile(fd, metaOf(e), this.policy);
+      return fin ? { path: e.path, kind: 'io', why: sysWhy(fin) } : undefined;
+    }
+    return this.continueFile(data);
+  }
+
+  private startPool(): WriterPool {
+    this.pool ??= new WriterPool(this.writers, { rootFd: this.rootFd, policy: this.policy });
+    return this.pool;
+  }
+
+  private async addSymlink(e: TarEntry, parent: string, name: string): Promise<EntryFailure | undefined> {
+    const pfd = this.parentFd(parent, e.path);
+    if (typeof pfd !== 'number') return pfd;
+    const gone = await this.replace(e.path, pfd, name, false);
+    if (gone) return gone;
+    const r = libc.symlinkat(e.linkTarget, pfd, name);
+    if (r < 0) return { path: e.path, kind: 'io', why: `symlink failed: ${libc.errnoName(r)}` };
+    this.known.set(e.path, 'nondir');
+    this.counts.symlinks++;
+    return this.finishNode(e, pfd, name, false);
+  }
+
+  private async addNode(e: TarEntry, parent: string, name: string): Promise<EntryFailure | undefined> {
+    const pfd = this.parentFd(parent, e.path);
+    if (typeof pfd !== 'number') return pfd;
+    const gone = await this.replace(e.path, pfd, name, false);
+    if (gone) return gone;
+    const type = e.type === 'char' ? libc.S_IFCHR : e.type === 'block' ? libc.S_IFBLK : libc.S_IFIFO;
+    const dev = e.type === 'fifo' ? 0n : libc.makedev(e.devMajor, e.devMinor);
+    const r = libc.mknodat(pfd, name, type | (e.mode & 0o777), dev);
+    if (r < 0) return { path: e.path, kind: 'io', why: `mknod failed: ${libc.errnoName(r)}` };
+    this.known.set(e.path, 'nondir');
+    this.counts.nodes++;
+    return this.finishNode(e, pfd, name, true);
+  }
+
+  /** Owner, mode, xattrs and times of a node that is not opened (symlink, device, fifo). */
+  private finishNode(e: TarEntry, pfd: number, name: string, chmod: boolean): EntryFailure | undefined {
+    const fail = (op: string, r: number): EntryFailure => ({ path: e.path, kind: 'io', why: `${op} failed: ${libc.errnoName(r)}` });
+    if (this.policy.chown) {
+      const r = libc.lchownat(pfd, name, e.uid, e.gid);
+      if (r < 0) return fail('chown', r);
+    }
+    if (chmod && needsChmod(e.mode, this.policy)) {
+      const r = libc.fchmodat(pfd, name, e.mode & 0o7777);
+      if (r < 0) return fail('chmod', r);
+    }
+    const x = this.setXattrsAt(pfd, name, e);
+    if (x) return x;
+    const t = libc.lutimesat(pfd, name, e.mtimeSec, e.mtimeNsec);
+    return t < 0 ? fail('utimensat', t) : undefined;
+  }
+
+  private setXattrsAt(pfd: number, name: string, e: TarEntry): EntryFailure | undefined {
+    // lsetxattr through the directory fd's /proc link: the parent is pinned and the name is not followed.
+    for (const [key, value] of e.xattrs) {
+      const r = libc.lsetxattr(`/proc/self/fd/${pfd}/${name}`, key, value);
+      if (r < 0) return { path: e.path, kind: 'io', why: `setxattr ${key} failed: ${libc.errnoName(r)}` };
+    }
+    return undefined;
+  }
+
+  private async addHardlink(e: TarEntry, parent: string, name: string): Promise<EntryFailure | undefined> {
+    const target = e.linkTarget;
+    const k = this.known.get(target);
+    if (k === undefined) return { path: e.path, kind: 'unsafe', why: `it links to ${target}, which the archive has not created before it` };
+    if (k === 'dir') return { path: e.path, kind: 'unsafe', why: `it links to the directory ${target}` };
+    if (this.pooled.has(target)) {
+      const f = await this.drainPool();
+      if (f) return f;
+    }
+    const pfd = this.parentFd(parent, e.path);
+    if (typeof pfd !== 'number') return pfd;
+    const gone = await this.replace(e.path, pfd, name, false);
+    if (gone) return gone;
+    const [tParent, tName] = splitParent(target);
+    const tfd = this.parentFd(tParent, e.path);
+    if (typeof tfd !== 'number') return tfd;
+    const r = libc.linkat(tfd, tName, pfd, name);
+    if (r < 0) return { path: e.path, kind: 'io', why: `link to ${target} failed: ${libc.errnoName(r)}` };
+    this.known.set(e.path, 'nondir');
+    this.counts.hardlinks++;
+    return undefined;
+  }
+
+  // ---- completion ----------------------------------------------------------------------------
+
+  private async drainPool(): Promise<EntryFailure | undefined> {
+    if (!this.pool) return undefined;
+    const f = await this.pool.drain();
+    this.pooled = new Set();
+    return f ? { path: f.path, kind: 'io', why: `${f.op} failed: ${libc.errnoName(f.errno)}` } : undefined;
+  }
+
+  /** Keeps the writer threads' queue bounded; returns a failure a thread reported. */
+  async throttle(): Promise<EntryFailure | undefined> {
+    if (!this.pool) return undefined;
+    await this.pool.waitForCapacity();
+    const f = this.pool.failed;
+    return f ? { path: f.path, kind: 'io', why: `${f.op} failed: ${libc.errnoName(f.errno)}` } : undefined;
+  }
+
+  /** Waits for the writers, then applies directory owners, modes and times, deepest first. */
+  async finish(): Promise<EntryFailure | undefined> {
+    const f = await this.drainPool();
+    if (f) return f;
+    for (let i = this.delayedDirs.length - 1; i >= 0; i--) {
+      const d = this.delayedDirs[i]!;
+      const fail = d.rel === '.' ? this.applyRootMeta(d.meta) : this.applyDirMeta(d);
+      if (fail) return fail;
+    }
+    if (!this.delayedDirs.some((d) => d.rel === '.')) libc.fchmodat(-100, this.rootPath, 0o755);
+    return undefined;
+  }
+
+  private applyDirMeta(d: DelayedDir): EntryFailure | undefined {
+    const [parent, name] = splitParent(d.rel);
+    const pfd = this.parentFd(parent, d.rel);
+    if (typeof pfd !== 'number') return pfd;
+    return this.applyMetaAt(pfd, name, d.rel, d.meta);
+  }
+
+  private applyRootMeta(meta: NodeMeta): EntryFailure | undefined {
+    return this.applyMetaAt(-100, this.rootPath, '.', meta);
+  }
+
+  private applyMetaAt(dirFd: number, name: string, rel: string, m: NodeMeta): EntryFailure | undefined {
+    const fail = (op: string, r: number): EntryFailure => ({ path: rel, kind: 'io', why: `${op} failed: ${libc.errnoName(r)}` });
+    if (this.policy.chown) {
+      const r = libc.lchownat(dirFd, name, m.uid, m.gid);
+      if (r < 0) return fail('chown', r);
+    }
+    const c = libc.fchmodat(dirFd, name, m.mode & 0o7777);
+    if (c < 0) return fail('chmod', c);
+    const t = libc.lutimesat(dirFd, name, m.mtimeSec, m.mtimeNsec);
+    return t < 0 ? fail('utimensat', t) : undefined;
+  }
+
+  /** Releases every fd and thread; safe to call after a failure. */
+  async close(): Promise<void> {
+    if (this.open) {
+      closeSync(this.open.fd);
+      this.open = undefined;
+    }
+    if (this.pool) await this.pool.close();
+    this.pool = undefined;
+    this.resolver.close();
+  }
+}

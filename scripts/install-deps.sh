@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the system packages tspod's build, tests and benchmarks use, on Debian 12, as root.
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+
+PACKAGES=(
+  tar gzip xz-utils bzip2   # GNU tar is the anchor extraction is compared with
+  busybox-static            # a real static rootfs for the demo and the extraction tests
+  attr                      # setfattr/getfattr: xattrs in test archives
+  python3                   # tarfile: an independent oracle for the tar walker tests
+  util-linux                # unshare, mount: tmpfs for the extraction benchmark
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: needs root to install: ${missing[*]}" >&2
+    exit 254
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
