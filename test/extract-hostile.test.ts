@@ -136,6 +136,18 @@ describe('hostile archives are refused', { skip: needsRoot }, () => {
     extractRefused(cut, /TSPOD_E_TAR_CORRUPT/, /truncated|ends/);
   });
 
+  test('a clean end without the zero blocks is accepted, as GNU tar accepts it', () => {
+    const full = readFileSync(makeTar('noend-src.tar', [{ name: 'a', data: 'ten bytes!' }], 'gnu'));
+    const cut = join(work, 'noend.tar');
+    writeFileSync(cut, full.subarray(0, 1024)); // one header block and one data block
+    const target = join(work, 'noend-out');
+    const r = tspod(['util', 'extract', cut, target]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(target, 'a'), 'utf8'), 'ten bytes!');
+    assert.equal(spawnSync('tar', ['-tf', cut]).status, 0, 'GNU tar accepts it too');
+    removeDir(target);
+  });
+
   test('bad header checksum', () => {
     const data = Buffer.from(readFileSync(makeTar('sum.tar', [{ name: 'a', data: 'x' }, { name: 'b', data: 'y' }])));
     data[1024 + 10] ^= 0x20; // a byte of the second header's name

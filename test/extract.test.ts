@@ -125,7 +125,7 @@ test('a missing archive is a clear 254 error', () => {
   const dir = tempDir('missing');
   const r = tspod(['util', 'extract', join(dir, 'nope.tar'), join(dir, 'out')]);
   assert.equal(r.status, 254);
-  assert.match(r.stderr, /read archive .*nope\.tar: ENOENT/);
+  assert.match(r.stderr, /read archive .*nope\.tar: open: ENOENT/);
   assert.deepEqual(readdirSync(dir), []);
   removeDir(dir);
 });

@@ -1,5 +1,4 @@
 // What this build and host can do, for `tspod version` and for tests that skip with a reason.
-import { closeSync } from 'node:fs';
 import { instantiateCore } from './core/wasm.js';
 import type { Result } from './result.js';
 import type { TspodError } from './errors.js';
@@ -16,7 +15,7 @@ export async function hasOpenat2(): Promise<boolean> {
   const libc = await import('../../native/src/libc.js');
   const fd = libc.openat2(AT_FDCWD, '/', libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, 0);
   if (fd < 0) return false;
-  closeSync(fd);
+  libc.close(fd);
   return true;
 }
 

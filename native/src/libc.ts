@@ -17,6 +17,7 @@ interface Bindings {
   linkat: KoffiFn;
   unlinkat: KoffiFn;
   fchownat: KoffiFn;
+  close: KoffiFn;
   fchmodat: KoffiFn;
   utimensat: KoffiFn;
   futimens: KoffiFn;
@@ -45,6 +46,7 @@ function load(): Bindings {
     linkat: lib.func('int linkat(int, const char *, int, const char *, int)'),
     unlinkat: lib.func('int unlinkat(int, const char *, int)'),
     fchownat: lib.func('int fchownat(int, const char *, uint32, uint32, int)'),
+    close: lib.func('int close(int)'),
     fchmodat: lib.func('int fchmodat(int, const char *, uint32, int)'),
     utimensat: lib.func('int utimensat(int, const char *, tspod_timespec *, int)'),
     futimens: lib.func('int futimens(int, tspod_timespec *)'),
@@ -171,4 +173,10 @@ export const errno = osConstants.errno;
 export function fchmodat(dirfd: number, name: string, mode: number): number {
   const b = load();
   return checked(b, b.fchmodat(dirfd, name, mode, 0));
+}
+
+/** close(2) for fds opened here: Node's fs.closeSync warns in workers about fds it did not open. */
+export function close(fd: number): number {
+  const b = load();
+  return checked(b, b.close(fd));
 }

@@ -51,6 +51,8 @@ export function buildRootfs(root: string, opts: { manySmallFiles?: number } = {}
   chownSync(join(root, 'home/user/bigid'), 3_000_000, 4_000_000);
   file(join(root, 'usr/lib/large.bin'), pseudoRandom(3 * 1024 * 1024 + 123, 7));
   file(join(root, 'usr/lib/empty'), '');
+  // Past the extractor's eager-thread threshold (16 MiB), so input chunks are handed to writer threads whole.
+  file(join(root, 'usr/lib/huge.bin'), pseudoRandom(18 * 1024 * 1024 + 5, 11));
   linkSync(join(root, 'usr/lib/large.bin'), join(root, 'usr/lib/large-hardlink.bin'));
   linkSync(join(root, 'etc/hostname'), join(root, 'etc/hostname.hardlink'));
   const long = 'a-directory-name-that-is-long-enough'.repeat(3);

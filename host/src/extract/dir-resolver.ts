@@ -2,7 +2,6 @@
 // and without leaving the root: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), or, where the
 // kernel has no openat2, one openat(O_NOFOLLOW) per component (the same policy, more syscalls).
 // Opened fds are cached because consecutive tar entries usually share a directory.
-import { closeSync } from 'node:fs';
 import * as libc from '../../../native/src/libc.js';
 
 const DIR_FLAGS = libc.O_PATH | libc.O_DIRECTORY | libc.O_NOFOLLOW | libc.O_CLOEXEC;
@@ -18,7 +17,7 @@ export function useOpenat2(): boolean {
     else {
       const fd = libc.openat2(-100, '/', DIR_FLAGS, 0, 0);
       openat2Works = fd >= 0;
-      if (fd >= 0) closeSync(fd);
+      if (fd >= 0) libc.close(fd);
     }
   }
   return openat2Works;
@@ -58,11 +57,11 @@ export class DirResolver {
     for (const part of parts) {
       // The tar walker never yields '..' or empty parts, but this path must not trust that.
       if (part === '..' || part === '' || part === '.') {
-        if (fd !== this.rootFd) closeSync(fd);
+        if (fd !== this.rootFd) libc.close(fd);
         return -libc.errno.EXDEV;
       }
       const next = libc.openat(fd, part, DIR_FLAGS);
-      if (fd !== this.rootFd) closeSync(fd);
+      if (fd !== this.rootFd) libc.close(fd);
       // A symlink component gives ENOTDIR here where openat2 gives ELOOP; callers treat both alike.
       if (next < 0) return next;
       fd = next;
@@ -74,14 +73,14 @@ export class DirResolver {
     if (this.cache.size >= CACHE_LIMIT) {
       const [oldest, oldFd] = this.cache.entries().next().value as [string, number];
       this.cache.delete(oldest);
-      closeSync(oldFd);
+      libc.close(oldFd);
     }
     this.cache.set(rel, fd);
   }
 
   /** Drop every cached fd: after anything in the tree was removed, a cached fd may be stale. */
   invalidate(): void {
-    for (const fd of this.cache.values()) closeSync(fd);
+    for (const fd of this.cache.values()) libc.close(fd);
     this.cache.clear();
   }
 

@@ -26,6 +26,8 @@ export interface ExtractSummary extends TreeCounts {
   readonly digest?: string;
 }
 
+const EAGER_POOL_BYTES = 16 << 20;
+
 interface RunState {
   entries: number;
   bytes: number;
@@ -63,7 +65,12 @@ async function extractStaged(
   archive: string, input: ArchiveInput, walker: TarWalker, staged: StagedTarget, options: ExtractOptions,
 ): Promise<Result<ExtractSummary, TspodError>> {
   const rootFd = openSync(staged.temp, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  const tree = new TreeWriter(rootFd, staged.temp, options.writers ?? 2);
+  const writers = options.writers ?? 2;
+  const tree = new TreeWriter(rootFd, staged.temp, writers);
+  // Threads take tens of ms to boot: for a big input, boot them while the first entries go by.
+  if (writers > 0 && (input.size ?? 0) >= EAGER_POOL_BYTES) tree.startPool();
+  const source = tree.chunkBufferSource();
+  if (source && input.useBuffers) input.useBuffers(source);
   const hash = options.digest ? createHash(options.digest) : undefined;
   const state: RunState = { entries: 0, bytes: 0, streamed: 0 };
   try {
@@ -90,7 +97,9 @@ async function pump(
       state.streamed += chunk.length;
       const bomb = checkRatio(archive, input, state, limits);
       if (bomb) return err(bomb);
+      tree.beginChunk(chunk);
       const r = await feedChunk(archive, walker, tree, chunk, base, limits, state);
+      tree.endChunk();
       if (r) return err(r);
       const slow = await tree.throttle();
       if (slow) return err(entryError(archive, slow));
@@ -98,7 +107,8 @@ async function pump(
   } catch (e) {
     return err(readError(archive, input, e));
   }
-  return walker.end().mapErr((e) => tarWalkErrorToTspod(e, archive)).andThen(() =>
+  // A clean EOF between entries without the zero blocks is accepted, as GNU tar accepts it.
+  return walker.end({ allowMissingEndMarker: true }).mapErr((e) => tarWalkErrorToTspod(e, archive)).andThen(() =>
     tree.pendingBytes > 0 ? err(truncated(archive)) : ok(undefined));
 }
 

@@ -1,7 +1,7 @@
 // Creating one regular file inside an extraction root and giving it the archive's metadata,
 // with the syscalls GNU tar makes as root: open(O_EXCL|O_NOFOLLOW), write, fchown, fchmod,
 // xattrs, futimens. Shared by the main thread and the writer workers (plain data in, errno out).
-import { closeSync, fchownSync, fchmodSync, writeSync } from 'node:fs';
+import { fchownSync, fchmodSync, writeSync } from 'node:fs';
 import * as libc from '../../../native/src/libc.js';
 
 export interface NodeMeta {
@@ -58,18 +58,18 @@ export function finishFile(fd: number, meta: NodeMeta, policy: OwnerPolicy): Sys
     if (policy.chown) fchownSync(fd, meta.uid, meta.gid);
     if (needsChmod(meta.mode, policy)) fchmodSync(fd, meta.mode & 0o7777);
   } catch (e) {
-    closeSync(fd);
+    libc.close(fd);
     return { op: 'chown/chmod', errno: errnoOf(e) };
   }
   for (const [name, value] of meta.xattrs) {
     const r = libc.fsetxattr(fd, name, value);
     if (r < 0) {
-      closeSync(fd);
+      libc.close(fd);
       return { op: `setxattr ${name}`, errno: r };
     }
   }
   const t = libc.futimens(fd, meta.mtimeSec, meta.mtimeNsec);
-  closeSync(fd);
+  libc.close(fd);
   return t < 0 ? { op: 'futimens', errno: t } : undefined;
 }
 
@@ -81,7 +81,7 @@ export function writeWholeFile(
   if (fd < 0) return { op: 'open', errno: fd };
   const w = writeAll(fd, data);
   if (w) {
-    closeSync(fd);
+    libc.close(fd);
     return w;
   }
   return finishFile(fd, meta, policy);

@@ -1,26 +1,72 @@
 // The decompressed byte stream of an archive (plain tar or gzip, told apart by magic bytes),
 // from a file or stdin, counting the compressed bytes read so bombs can be spotted early.
-import { createReadStream } from 'node:fs';
+// A plain file is read with readSync into one reused buffer: every consumer (walker, hasher,
+// file writes, the writer pool's batch copy) is done with a chunk before the next is read.
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 export const CHUNK_SIZE = 1 << 20;
+/** Plain files are read in bigger chunks: each may go whole to a writer thread. */
+export const FILE_CHUNK_SIZE = 4 << 20;
 
 export interface ArchiveInput {
   readonly compression: 'none' | 'gzip';
   readonly chunks: AsyncIterable<Buffer>;
+  /** Size of the input file, or undefined for a pipe. */
+  readonly size: number | undefined;
   /** Raw (possibly compressed) bytes read so far. */
   rawBytes(): number;
+  /** Plain files only: read each chunk into a fresh buffer from `take` (so it can be handed off). */
+  useBuffers?(take: () => ArrayBuffer): void;
   destroy(): void;
 }
 
-function openSource(archive: string): Readable {
-  return archive === '-' ? process.stdin : createReadStream(archive, { highWaterMark: CHUNK_SIZE });
-}
+const isGzip = (head: Uint8Array): boolean => head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
 
 /** Opens an archive; rejects with the fs error (ENOENT, EISDIR...) for the caller to describe. */
 export async function openArchive(archive: string): Promise<ArchiveInput> {
-  const source = openSource(archive);
+  return archive === '-' ? openStdin() : openFile(archive);
+}
+
+function openFile(path: string): ArchiveInput {
+  const fd = openSync(path, 'r');
+  let size: number;
+  let buf = Buffer.allocUnsafeSlow(FILE_CHUNK_SIZE);
+  let take: (() => ArrayBuffer) | undefined;
+  let first: number;
+  try {
+    size = fstatSync(fd).size;
+    first = readSync(fd, buf, 0, 2, 0);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  if (isGzip(buf.subarray(0, first))) {
+    const source = createReadStream(path, { fd, highWaterMark: CHUNK_SIZE, start: 0 });
+    return gunzipped(source, size);
+  }
+  let raw = 0;
+  let closed = false;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (;;) {
+      if (take) buf = Buffer.from(take(), 0, FILE_CHUNK_SIZE);
+      const n = readSync(fd, buf, 0, FILE_CHUNK_SIZE, raw);
+      if (n === 0) return;
+      raw += n;
+      yield buf.subarray(0, n);
+    }
+  }
+  const destroy = (): void => {
+    if (!closed) closeSync(fd);
+    closed = true;
+  };
+  const useBuffers = (t: () => ArrayBuffer): void => { take = t; };
+  return { compression: 'none', chunks: chunks(), size, rawBytes: () => raw, destroy, useBuffers };
+}
+
+async function openStdin(): Promise<ArchiveInput> {
+  const source = process.stdin;
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const first = await it.next();
   const head: Buffer = first.done ? Buffer.alloc(0) : first.value;
@@ -35,17 +81,23 @@ export async function openArchive(archive: string): Promise<ArchiveInput> {
       yield r.value;
     }
   }
-  const isGzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  if (!isGzip) {
-    return { compression: 'none', chunks: counted(), rawBytes: () => raw, destroy: () => source.destroy() };
+  if (!isGzip(head)) {
+    return { compression: 'none', chunks: counted(), size: undefined, rawBytes: () => raw, destroy: () => source.destroy() };
   }
-  const rawStream = Readable.from(counted(), { objectMode: false });
+  const input = gunzipped(Readable.from(counted(), { objectMode: false }), undefined);
+  return { ...input, rawBytes: () => raw, destroy: () => { input.destroy(); source.destroy(); } };
+}
+
+function gunzipped(source: Readable, size: number | undefined): ArchiveInput {
+  let raw = 0;
+  source.on('data', (c: Buffer) => { raw += c.length; });
   const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
-  pipeline(rawStream, gunzip, () => {});
+  pipeline(source, gunzip, () => {});
   return {
     compression: 'gzip',
     chunks: gunzip,
+    size,
     rawBytes: () => raw,
-    destroy: () => { gunzip.destroy(); rawStream.destroy(); source.destroy(); },
+    destroy: () => { gunzip.destroy(); source.destroy(); },
   };
 }

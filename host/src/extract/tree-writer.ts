@@ -2,7 +2,7 @@
 // (--same-permissions --numeric-owner --xattrs) and none of its escapes: every path is opened
 // relative to a directory fd resolved without symlinks, the final component is never followed,
 // and an entry whose parent is a symlink or a file in the tree is refused.
-import { closeSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as libc from '../../../native/src/libc.js';
 import type { TarEntry } from '../core/tar.js';
 import { DirResolver, splitParent } from './dir-resolver.js';
@@ -108,7 +108,7 @@ export class TreeWriter {
   private abandonOpen(f: SysFailure): EntryFailure {
     const o = this.open!;
     this.open = undefined;
-    closeSync(o.fd);
+    libc.close(o.fd);
     return { path: o.path, kind: 'io', why: sysWhy(f) };
   }
 
@@ -197,9 +197,9 @@ export class TreeWriter {
     if (gone) return gone;
     this.known.set(e.path, 'nondir');
     const whole = data.length === e.size && e.size <= SMALL_FILE;
-    if (whole && this.writers > 0 && this.filesSeen > POOL_START_FILES) {
+    if (whole && this.writers > 0 && (this.pool || this.filesSeen > POOL_START_FILES)) {
       this.pooled.add(e.path);
-      this.startPool().add(parent, name, data, metaOf(e));
+      this.startPool().add(e.path, data, metaOf(e));
       return undefined;
     }
     const fd = createFile(pfd, name, e.mode);
@@ -213,7 +213,23 @@ export class TreeWriter {
     return this.continueFile(data);
   }
 
-  private startPool(): WriterPool {
+  /** Reads straight into writer-thread buffers (plain tar input with the pool running). */
+  chunkBufferSource(): (() => ArrayBuffer) | undefined {
+    const pool = this.pool;
+    return pool ? () => pool.takeBuffer() : undefined;
+  }
+
+  /** Around each input chunk: a chunk in a pool buffer is handed to a writer thread whole. */
+  beginChunk(chunk: Uint8Array): void {
+    if (this.pool && chunk.byteOffset === 0) this.pool.beginChunk(chunk.buffer as ArrayBuffer);
+  }
+
+  endChunk(): void {
+    this.pool?.endChunk();
+  }
+
+  /** Starts the writer threads now, e.g. when the input is known to be large: they take ~50 ms to boot. */
+  startPool(): WriterPool {
     this.pool ??= new WriterPool(this.writers, { rootFd: this.rootFd, policy: this.policy });
     return this.pool;
   }
@@ -349,7 +365,7 @@ export class TreeWriter {
   /** Releases every fd and thread; safe to call after a failure. */
   async close(): Promise<void> {
     if (this.open) {
-      closeSync(this.open.fd);
+      libc.close(this.open.fd);
       this.open = undefined;
     }
     if (this.pool) await this.pool.close();

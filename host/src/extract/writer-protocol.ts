@@ -1,4 +1,6 @@
 // Messages between the extractor (main thread) and its writer workers, defined once for both sides.
+// A batch is cheap to post: file bytes in one transferred buffer, numbers in one transferred
+// Float64Array, paths as strings; buffers come back with the reply to be reused.
 import type { NodeMeta, OwnerPolicy } from './file-write.js';
 
 export interface WriterInit {
@@ -6,15 +8,8 @@ export interface WriterInit {
   readonly policy: OwnerPolicy;
 }
 
-export interface FileJob {
-  /** Parent directory relative to the root ('.' for the root); it exists when the job is sent. */
-  readonly parent: string;
-  readonly name: string;
-  /** Offset and length of the file's bytes in the batch buffer. */
-  readonly offset: number;
-  readonly length: number;
-  readonly meta: NodeMeta;
-}
+/** Per file in `nums`: offset, length, mode, uid, gid, mtimeSec, mtimeNsec. */
+export const NUMS_PER_FILE = 7;
 
 export interface WriteBatch {
   readonly kind: 'batch';
@@ -22,7 +17,11 @@ export interface WriteBatch {
   /** Bumped by the main thread after it removed anything: cached directory fds may be stale. */
   readonly generation: number;
   readonly data: ArrayBuffer;
-  readonly files: readonly FileJob[];
+  readonly nums: Float64Array;
+  /** Relative paths; each parent directory exists when the batch is sent. */
+  readonly paths: readonly string[];
+  /** xattrs of the few files that have them, by index in the batch. */
+  readonly xattrs: ReadonlyArray<readonly [number, NodeMeta['xattrs']]>;
 }
 
 /** Sent last: the worker closes its cached directory fds (fds are process-wide) and says 'closed'. */
@@ -33,6 +32,6 @@ export interface CloseRequest {
 export type WorkerRequest = WriteBatch | CloseRequest;
 
 export type WorkerReply =
-  | { readonly kind: 'done'; readonly seq: number }
+  | { readonly kind: 'done'; readonly seq: number; readonly data: ArrayBuffer; readonly nums: Float64Array }
   | { readonly kind: 'closed' }
   | { readonly kind: 'failed'; readonly seq: number; readonly path: string; readonly op: string; readonly errno: number };
