@@ -24,9 +24,10 @@ async function buildCore() {
   for (const name of CORE_ENTRIES) {
     const entry = join(root, 'core', 'assembly', `${name}.ts`);
     const out = join(outDir, `${name}.wasm`);
-    // stub runtime: the core uses static memory regions only, so it needs no GC.
+    // asconfig.json's release target: -O3 --noAssert --runtime stub (static memory regions only,
+    // so the core needs no GC).
     const { error, stderr } = await asc.main([
-      entry, '-O3', '--noAssert', '--runtime', 'stub', '--outFile', out,
+      entry, '--config', join(root, 'asconfig.json'), '--target', 'release', '--outFile', out,
     ], { stdout: process.stdout, stderr: process.stderr });
     if (error) {
       console.error(stderr.toString());

@@ -27,5 +27,5 @@ export function fail(ctx: CommandContext, e: TspodError): number {
 
 export function usageError(command: string, why: string): TspodError {
   const cmd = command ? `tspod ${command}` : 'tspod';
-  return tspodError(ErrorCodes.USAGE, cmd, why, `run \`${cmd} --help\` for usage`);
+  return tspodError(ErrorCodes.USAGE, command || 'command line', why, `run \`${cmd} --help\` for usage`);
 }
