@@ -19,7 +19,7 @@ test('no command prints help to stderr and exits 2', () => {
 });
 
 test('unknown commands and global flags are usage errors (2)', () => {
-  for (const args of [['frob'], ['--bogus', 'version'], ['--dir']]) {
+  for (const args of [['frob'], ['--bogus', 'version'], ['--dir'], ['--insecure-options', 'bogus', 'version']]) {
     const r = tspod(args);
     assert.equal(r.status, 2, args.join(' '));
     assert.match(r.stderr, /^tspod: command line: .*\n {2}\(TSPOD_E_USAGE\) run `tspod --help` for usage\n$/);

@@ -164,6 +164,13 @@ describe('hostile archives are refused', { skip: needsRoot }, () => {
     extractRefused(bad, /TSPOD_E_DECOMPRESS/, /gzip/);
   });
 
+  test('truncated xz', () => {
+    const xz = spawnSync('xz', ['-c', makeTar('x.tar', [{ name: 'a', data: 'x'.repeat(100000) }])]).stdout;
+    const bad = join(work, 'bad.tar.xz');
+    writeFileSync(bad, xz.subarray(0, xz.length - 20));
+    extractRefused(bad, /TSPOD_E_DECOMPRESS/, /xz data is damaged/);
+  });
+
   test('a gzip bomb stops early', async () => {
     const bomb = join(work, 'bomb.tar.gz');
     await writeBomb(bomb, 1 << 30);

@@ -41,6 +41,10 @@ describe('extract matches GNU tar on a busybox rootfs', { skip: needsRoot }, () 
     }
     sh('sh', ['-c', `gzip -c ${archives['posix']} > ${join(work, 'rootfs-posix.tar.gz')}`]);
     archives['posix.gz'] = join(work, 'rootfs-posix.tar.gz');
+    sh('sh', ['-c', `xz -T1 -0 -c ${archives['gnu']} > ${join(work, 'rootfs-gnu.tar.xz')}`]);
+    archives['gnu.xz'] = join(work, 'rootfs-gnu.tar.xz');
+    sh('sh', ['-c', `bzip2 -1 -c ${archives['gnu']} > ${join(work, 'rootfs-gnu.tar.bz2')}`]);
+    archives['gnu.bz2'] = join(work, 'rootfs-gnu.tar.bz2');
   });
   after(() => removeDir(work));
 
@@ -48,6 +52,8 @@ describe('extract matches GNU tar on a busybox rootfs', { skip: needsRoot }, () 
     ['gnu format, writer threads', 'gnu', [], {}],
     ['posix format with xattrs and ns mtimes', 'posix', [], {}],
     ['gzip-compressed posix', 'posix.gz', [], {}],
+    ['xz-compressed gnu (through xz -dc)', 'gnu.xz', [], {}],
+    ['bzip2-compressed gnu (through bzip2 -dc)', 'gnu.bz2', [], {}],
     ['no writer threads', 'gnu', ['--writers', '0'], {}],
     ['without openat2 (per-component fallback)', 'posix', [], { TSPOD_NO_OPENAT2: '1' }],
   ];

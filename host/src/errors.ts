@@ -25,6 +25,24 @@ export const ErrorCodes = {
   PERMISSION: 'TSPOD_E_PERMISSION',
   /** A syscall tspod needs is missing on this kernel and no safe fallback exists. */
   UNSUPPORTED: 'TSPOD_E_UNSUPPORTED',
+  /** An image manifest is not valid appc (JSON, schema, names, labels). */
+  MANIFEST_INVALID: 'TSPOD_E_MANIFEST_INVALID',
+  /** An image is signed by a key that is not trusted for its name. */
+  SIG_UNTRUSTED: 'TSPOD_E_SIG_UNTRUSTED',
+  /** A signature is missing, bad, made with a weak hash, or by an expired or revoked key. */
+  SIG_INVALID: 'TSPOD_E_SIG_INVALID',
+  /** A key file is not a usable public key. */
+  KEY_INVALID: 'TSPOD_E_KEY_INVALID',
+  /** A network or HTTP failure while fetching. */
+  FETCH: 'TSPOD_E_FETCH',
+  /** appc discovery found no endpoint for the image name. */
+  DISCOVERY: 'TSPOD_E_DISCOVERY',
+  /** Refused because it needs an --insecure-options value (e.g. plain http). */
+  INSECURE: 'TSPOD_E_INSECURE',
+  /** The store is damaged or locked in a way tspod cannot resolve. */
+  STORE: 'TSPOD_E_STORE',
+  /** No image (or more than one) matches the given ID prefix or name. */
+  NOT_FOUND: 'TSPOD_E_NOT_FOUND',
   /** A bug in tspod: an invariant did not hold. */
   INTERNAL: 'TSPOD_E_INTERNAL',
 } as const;

@@ -18,6 +18,7 @@ interface Bindings {
   unlinkat: KoffiFn;
   fchownat: KoffiFn;
   close: KoffiFn;
+  flock: KoffiFn;
   fchmodat: KoffiFn;
   utimensat: KoffiFn;
   futimens: KoffiFn;
@@ -47,6 +48,7 @@ function load(): Bindings {
     unlinkat: lib.func('int unlinkat(int, const char *, int)'),
     fchownat: lib.func('int fchownat(int, const char *, uint32, uint32, int)'),
     close: lib.func('int close(int)'),
+    flock: lib.func('int flock(int, int)'),
     fchmodat: lib.func('int fchmodat(int, const char *, uint32, int)'),
     utimensat: lib.func('int utimensat(int, const char *, tspod_timespec *, int)'),
     futimens: lib.func('int futimens(int, tspod_timespec *)'),
@@ -179,4 +181,15 @@ export function fchmodat(dirfd: number, name: string, mode: number): number {
 export function close(fd: number): number {
   const b = load();
   return checked(b, b.close(fd));
+}
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** flock(2); with LOCK_NB a held lock gives -EWOULDBLOCK at once. */
+export function flock(fd: number, op: number): number {
+  const b = load();
+  return checked(b, b.flock(fd, op));
 }

@@ -3,10 +3,21 @@
 import type { Writable } from 'node:stream';
 import { formatError, exitCodeFor, ErrorCodes, tspodError, type TspodError } from '../errors.js';
 
+/** rkt's --insecure-options values; `all-fetch` and `all` expand to the fetch ones. */
+export type InsecureOption = 'image' | 'tls' | 'http' | 'pubkey' | 'ondisk' | 'capabilities' | 'paths' | 'seccomp';
+
 export interface GlobalOptions {
   /** Data directory (--dir, TSPOD_DIR, default /var/lib/tspod). */
   readonly dir: string;
   readonly debug: boolean;
+  /** Vendor configuration (--system-config, default /usr/lib/tspod): trusted keys shipped with the OS. */
+  readonly systemConfig: string;
+  /** Administrator configuration (--local-config, default /etc/tspod); wins over the system one. */
+  readonly localConfig: string;
+  /** Security checks the user chose to skip (--insecure-options); each is warned about when used. */
+  readonly insecure: ReadonlySet<InsecureOption>;
+  /** Trust keys that discovery finds over HTTPS without asking (--trust-keys-from-https). */
+  readonly trustKeysFromHttps: boolean;
 }
 
 export interface CommandContext {

@@ -1,7 +1,7 @@
 // The CLI edge: global flags, lazy dispatch to one module per command, exit codes.
 // Command modules are imported only when used, so `tspod --help` loads no heavy module.
 import { formatError, EXIT_USAGE } from '../errors.js';
-import { usageError, type CommandContext, type CommandModule, type GlobalOptions } from './command.js';
+import { usageError, type CommandContext, type CommandModule, type GlobalOptions, type InsecureOption } from './command.js';
 
 interface CommandEntry {
   readonly summary: string;
@@ -14,6 +14,28 @@ const COMMANDS: Record<string, CommandEntry> = {
 };
 
 export const DEFAULT_DIR = '/var/lib/tspod';
+export const DEFAULT_SYSTEM_CONFIG = '/usr/lib/tspod';
+export const DEFAULT_LOCAL_CONFIG = '/etc/tspod';
+
+const INSECURE_VALUES: Record<string, readonly InsecureOption[]> = {
+  none: [],
+  image: ['image'], tls: ['tls'], http: ['http'], pubkey: ['pubkey'], ondisk: ['ondisk'],
+  capabilities: ['capabilities'], paths: ['paths'], seccomp: ['seccomp'],
+  'all-fetch': ['image', 'tls', 'http', 'pubkey'],
+  'all-run': ['capabilities', 'paths', 'seccomp'],
+  all: ['image', 'tls', 'http', 'pubkey', 'ondisk', 'capabilities', 'paths', 'seccomp'],
+};
+
+/** Parses a comma list of --insecure-options values, or says which one is unknown. */
+export function parseInsecure(list: string): Set<InsecureOption> | string {
+  const out = new Set<InsecureOption>();
+  for (const v of list.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const opts = INSECURE_VALUES[v];
+    if (!opts) return `unknown --insecure-options value ${JSON.stringify(v)} (one of: ${Object.keys(INSECURE_VALUES).join(', ')})`;
+    for (const o of opts) out.add(o);
+  }
+  return out;
+}
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
@@ -27,9 +49,14 @@ function mainHelp(): string {
     ...lines,
     '',
     'Global flags:',
-    `  --dir DIR   data directory (env TSPOD_DIR; default ${DEFAULT_DIR})`,
-    '  --debug     print causes and stack traces with errors',
-    '  --help, -h  this help; `tspod COMMAND --help` for a command',
+    `  --dir DIR                  data directory (env TSPOD_DIR; default ${DEFAULT_DIR})`,
+    `  --system-config DIR        vendor configuration and trusted keys (default ${DEFAULT_SYSTEM_CONFIG})`,
+    `  --local-config DIR         administrator configuration and trusted keys (default ${DEFAULT_LOCAL_CONFIG})`,
+    '  --insecure-options LIST    skip checks: image,tls,http,pubkey,ondisk,capabilities,paths,seccomp,',
+    '                             all-fetch, all-run, all (default none)',
+    '  --trust-keys-from-https    trust keys that discovery finds over HTTPS without asking',
+    '  --debug                    print causes and stack traces with errors',
+    '  --help, -h                 this help; `tspod COMMAND --help` for a command',
     '',
     'Exit codes: 0 success, 2 usage error, 254 tspod failure (see docs/errors.md).',
     '',
@@ -43,24 +70,46 @@ interface ParsedGlobals {
   readonly error?: string;
 }
 
+const VALUE_FLAGS = ['--dir', '--system-config', '--local-config', '--insecure-options'] as const;
+type ValueFlag = (typeof VALUE_FLAGS)[number];
+
 /** Global flags come before the command (as in rkt); everything after belongs to the command. */
 export function parseGlobals(argv: string[], env: NodeJS.ProcessEnv): ParsedGlobals {
-  let dir = env['TSPOD_DIR'] || DEFAULT_DIR;
+  const values: Record<ValueFlag, string> = {
+    '--dir': env['TSPOD_DIR'] || DEFAULT_DIR,
+    '--system-config': DEFAULT_SYSTEM_CONFIG,
+    '--local-config': DEFAULT_LOCAL_CONFIG,
+    '--insecure-options': 'none',
+  };
   let debug = false;
   let help = false;
+  let trustKeysFromHttps = false;
   let i = 0;
+  const globals = (): GlobalOptions => {
+    const insecure = parseInsecure(values['--insecure-options']);
+    return {
+      dir: values['--dir'], debug, systemConfig: values['--system-config'], localConfig: values['--local-config'],
+      insecure: typeof insecure === 'string' ? new Set() : insecure, trustKeysFromHttps,
+    };
+  };
+  const fail = (error: string): ParsedGlobals => ({ globals: globals(), rest: [], help, error });
   for (; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('-')) break;
+    const eq = a.indexOf('=');
+    const flag = (eq > 0 ? a.slice(0, eq) : a) as ValueFlag;
     if (a === '--debug') debug = true;
+    else if (a === '--trust-keys-from-https') trustKeysFromHttps = true;
     else if (a === '--help' || a === '-h') help = true;
-    else if (a === '--dir' || a.startsWith('--dir=')) {
-      const v = a === '--dir' ? argv[++i] : a.slice('--dir='.length);
-      if (!v) return { globals: { dir, debug }, rest: [], help, error: '--dir needs a directory' };
-      dir = v;
-    } else return { globals: { dir, debug }, rest: [], help, error: `unknown global flag ${a}` };
+    else if (VALUE_FLAGS.includes(flag)) {
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (!v) return fail(`${flag} needs a value`);
+      values[flag] = v;
+    } else return fail(`unknown global flag ${a}`);
   }
-  return { globals: { dir, debug }, rest: argv.slice(i), help };
+  const insecure = parseInsecure(values['--insecure-options']);
+  if (typeof insecure === 'string') return fail(insecure);
+  return { globals: globals(), rest: argv.slice(i), help };
 }
 
 export async function main(argv: string[]): Promise<number> {

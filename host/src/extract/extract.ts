@@ -6,13 +6,25 @@ import { createHash, type Hash } from 'node:crypto';
 import { ResultAsync, ok, err, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { TarWalker, tarWalkErrorToTspod, type TarEntry } from '../core/tar.js';
-import { openArchive, type ArchiveInput } from './input.js';
+import { openArchive, type ArchiveInput, type Compression } from './input.js';
 import { withDefaults, RATIO_GRACE_BYTES, type ExtractLimits } from './limits.js';
 import { commitTarget, discardTarget, stageTarget, type StagedTarget } from './target.js';
 import { TreeWriter, type EntryFailure, type TreeCounts } from './tree-writer.js';
 
+/** What to do with one entry: write it (maybe renamed), keep its bytes, skip it, or fail. */
+export type EntryRoute =
+  | { readonly kind: 'write'; readonly entry: TarEntry }
+  | { readonly kind: 'capture' }
+  | { readonly kind: 'skip' }
+  | { readonly kind: 'refuse'; readonly why: string };
+
+/** Captured files (e.g. an ACI's manifest) are small by nature; bigger ones are refused. */
+export const MAX_CAPTURE_BYTES = 1 << 20;
+
 export interface ExtractOptions {
   readonly limits?: Partial<ExtractLimits>;
+  /** Routes each entry; by default every entry is written as it is. */
+  readonly route?: (e: TarEntry) => EntryRoute;
   /** Digest of the decompressed tar stream, computed in the same pass (e.g. an ACI's image ID). */
   readonly digest?: 'sha256' | 'sha512';
   /** Writer threads for small files; 0 writes everything on the calling thread. */
@@ -22,31 +34,78 @@ export interface ExtractOptions {
 export interface ExtractSummary extends TreeCounts {
   readonly entries: number;
   readonly bytes: number;
-  readonly compression: 'none' | 'gzip';
+  readonly compression: Compression;
   readonly digest?: string;
+  /** Bytes of the entries routed to 'capture', by path. */
+  readonly captured: ReadonlyMap<string, Buffer>;
 }
 
 const EAGER_POOL_BYTES = 16 << 20;
+
+interface Capture {
+  readonly path: string;
+  readonly parts: Buffer[];
+  remaining: number;
+}
 
 interface RunState {
   entries: number;
   bytes: number;
   streamed: number;
+  capture: Capture | undefined;
+  readonly captured: Map<string, Buffer>;
+  readonly route: ((e: TarEntry) => EntryRoute) | undefined;
 }
+
+const NO_COUNTS: TreeCounts = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, nodes: 0 };
 
 export function extractArchive(archive: string, target: string, options: ExtractOptions = {}): ResultAsync<ExtractSummary, TspodError> {
   return new ResultAsync(extract(archive, target, options));
 }
 
-async function extract(archive: string, target: string, options: ExtractOptions): Promise<Result<ExtractSummary, TspodError>> {
+/** The same pass with nothing written: walk, check, hash and capture (e.g. an unprivileged fetch). */
+export function scanArchive(archive: string, options: ExtractOptions = {}): ResultAsync<ExtractSummary, TspodError> {
+  return new ResultAsync(scan(archive, options));
+}
+
+async function scan(archive: string, options: ExtractOptions): Promise<Result<ExtractSummary, TspodError>> {
   const walker = TarWalker.create();
   if (walker.isErr()) return err(walker.error);
-  let input: ArchiveInput;
+  const input = await openInput(archive);
+  if (input.isErr()) return err(input.error);
+  const hash = options.digest ? createHash(options.digest) : undefined;
+  const state = newState(options);
   try {
-    input = await openArchive(archive);
+    const run = await pump(archive, input.value, walker.value, undefined, hash, withDefaults(options.limits), state);
+    return run.map(() => summarize(NO_COUNTS, state, input.value, hash));
+  } finally {
+    input.value.destroy();
+  }
+}
+
+function newState(options: ExtractOptions): RunState {
+  return { entries: 0, bytes: 0, streamed: 0, capture: undefined, captured: new Map(), route: options.route };
+}
+
+function summarize(counts: TreeCounts, state: RunState, input: ArchiveInput, hash: Hash | undefined): ExtractSummary {
+  const summary: ExtractSummary = { ...counts, entries: state.entries, bytes: state.streamed, compression: input.compression, captured: state.captured };
+  return hash ? { ...summary, digest: hash.digest('hex') } : summary;
+}
+
+async function openInput(archive: string): Promise<Result<ArchiveInput, TspodError>> {
+  try {
+    return ok(await openArchive(archive));
   } catch (e) {
     return err(tspodError(ErrorCodes.IO, `read archive ${archive}`, describeErrno(e), 'check that the file exists and is readable', e));
   }
+}
+
+async function extract(archive: string, target: string, options: ExtractOptions): Promise<Result<ExtractSummary, TspodError>> {
+  const walker = TarWalker.create();
+  if (walker.isErr()) return err(walker.error);
+  const opened = await openInput(archive);
+  if (opened.isErr()) return err(opened.error);
+  const input = opened.value;
   const staged = stageTarget(target);
   if (staged.isErr()) {
     input.destroy();
@@ -72,14 +131,13 @@ async function extractStaged(
   const source = tree.chunkBufferSource();
   if (source && input.useBuffers) input.useBuffers(source);
   const hash = options.digest ? createHash(options.digest) : undefined;
-  const state: RunState = { entries: 0, bytes: 0, streamed: 0 };
+  const state = newState(options);
   try {
     const run = await pump(archive, input, walker, tree, hash, withDefaults(options.limits), state);
     if (run.isErr()) return err(run.error);
     const fin = await tree.finish();
     if (fin) return err(entryError(archive, fin));
-    const summary: ExtractSummary = { ...tree.counts, entries: state.entries, bytes: state.streamed, compression: input.compression };
-    return ok(hash ? { ...summary, digest: hash.digest('hex') } : summary);
+    return ok(summarize(tree.counts, state, input, hash));
   } finally {
     await tree.close();
     closeSync(rootFd);
@@ -87,7 +145,7 @@ async function extractStaged(
 }
 
 async function pump(
-  archive: string, input: ArchiveInput, walker: TarWalker, tree: TreeWriter, hash: Hash | undefined,
+  archive: string, input: ArchiveInput, walker: TarWalker, tree: TreeWriter | undefined, hash: Hash | undefined,
   limits: ExtractLimits, state: RunState,
 ): Promise<Result<void, TspodError>> {
   try {
@@ -97,11 +155,11 @@ async function pump(
       state.streamed += chunk.length;
       const bomb = checkRatio(archive, input, state, limits);
       if (bomb) return err(bomb);
-      tree.beginChunk(chunk);
+      tree?.beginChunk(chunk);
       const r = await feedChunk(archive, walker, tree, chunk, base, limits, state);
-      tree.endChunk();
+      tree?.endChunk();
       if (r) return err(r);
-      const slow = await tree.throttle();
+      const slow = await tree?.throttle();
       if (slow) return err(entryError(archive, slow));
     }
   } catch (e) {
@@ -109,18 +167,46 @@ async function pump(
   }
   // A clean EOF between entries without the zero blocks is accepted, as GNU tar accepts it.
   return walker.end({ allowMissingEndMarker: true }).mapErr((e) => tarWalkErrorToTspod(e, archive)).andThen(() =>
-    tree.pendingBytes > 0 ? err(truncated(archive)) : ok(undefined));
+    (tree?.pendingBytes ?? 0) > 0 || state.capture ? err(truncated(archive)) : ok(undefined));
+}
+
+/** The entry still owed bytes from an earlier chunk gets the first bytes of this one. */
+function payOwed(archive: string, tree: TreeWriter | undefined, chunk: Buffer, state: RunState): TspodError | undefined {
+  const c = state.capture;
+  if (c) {
+    const take = Math.min(c.remaining, chunk.length);
+    c.parts.push(Buffer.from(chunk.subarray(0, take)));
+    c.remaining -= take;
+    if (c.remaining === 0) finishCapture(state);
+    return undefined;
+  }
+  const owed = Math.min(tree?.pendingBytes ?? 0, chunk.length);
+  const f = owed > 0 ? tree!.continueFile(chunk.subarray(0, owed)) : undefined;
+  return f ? entryError(archive, f) : undefined;
+}
+
+function finishCapture(state: RunState): void {
+  const c = state.capture!;
+  state.captured.set(c.path, Buffer.concat(c.parts));
+  state.capture = undefined;
+}
+
+function startCapture(archive: string, e: TarEntry, data: Uint8Array, state: RunState): TspodError | undefined {
+  if (e.type !== 'file' || e.size > MAX_CAPTURE_BYTES) {
+    return tspodError(ErrorCodes.TAR_LIMIT, `read ${archive}`, `entry ${JSON.stringify(e.rawPath)} must be a file of at most ${MAX_CAPTURE_BYTES} bytes`,
+      'the archive is malformed; rebuild it');
+  }
+  // Copied: the chunk's buffer is reused or handed to a writer thread after this chunk.
+  state.capture = { path: e.path, parts: [Buffer.from(data)], remaining: e.size - data.length };
+  if (state.capture.remaining === 0) finishCapture(state);
+  return undefined;
 }
 
 async function feedChunk(
-  archive: string, walker: TarWalker, tree: TreeWriter, chunk: Buffer, base: number, limits: ExtractLimits, state: RunState,
+  archive: string, walker: TarWalker, tree: TreeWriter | undefined, chunk: Buffer, base: number, limits: ExtractLimits, state: RunState,
 ): Promise<TspodError | undefined> {
-  // The file being streamed from an earlier chunk owns the first bytes of this one.
-  const owed = Math.min(tree.pendingBytes, chunk.length);
-  if (owed > 0) {
-    const f = tree.continueFile(chunk.subarray(0, owed));
-    if (f) return entryError(archive, f);
-  }
+  const owedFail = payOwed(archive, tree, chunk, state);
+  if (owedFail) return owedFail;
   const entries = walker.feed(chunk);
   if (entries.isErr()) return tarWalkErrorToTspod(entries.error, archive);
   for (const e of entries.value) {
@@ -128,7 +214,17 @@ async function feedChunk(
     if (bad) return bad;
     const start = e.dataOffset - base;
     const data = e.type === 'file' ? chunk.subarray(start, Math.min(chunk.length, start + e.size)) : chunk.subarray(0, 0);
-    const f = await tree.add(e, data);
+    const route: EntryRoute = state.route ? state.route(e) : { kind: 'write', entry: e };
+    if (route.kind === 'refuse') {
+      return tspodError(ErrorCodes.TAR_UNSAFE, `read ${archive}`, `entry ${JSON.stringify(e.rawPath)}: ${route.why}`, 'the archive is malformed; rebuild it');
+    }
+    if (route.kind === 'capture') {
+      const c = startCapture(archive, e, data, state);
+      if (c) return c;
+      continue;
+    }
+    if (route.kind === 'skip' || !tree) continue;
+    const f = await tree.add(route.entry, data);
     if (f) return entryError(archive, f);
   }
   return undefined;
@@ -183,8 +279,9 @@ function truncated(archive: string): TspodError {
 
 function readError(archive: string, input: ArchiveInput, e: unknown): TspodError {
   const code = (e as NodeJS.ErrnoException).code ?? '';
-  if (input.compression === 'gzip' && code.startsWith('Z_')) {
-    return tspodError(ErrorCodes.DECOMPRESS, `extract ${archive}`, `gzip data is damaged (${(e as Error).message})`, 'the archive is corrupt or truncated; fetch it again', e);
+  if (input.compression !== 'none' && code.startsWith('Z_')) {
+    return tspodError(ErrorCodes.DECOMPRESS, `extract ${archive}`, `${input.compression} data is damaged (${(e as Error).message})`,
+      'the archive is corrupt or truncated; fetch it again', e);
   }
   return tspodError(ErrorCodes.IO, `read archive ${archive}`, describeErrno(e), 'check that the file is readable', e);
 }

@@ -1,0 +1,37 @@
+// `tspod image SUBCOMMAND`: one module per subcommand, loaded when used.
+import { fail, usageError, type CommandContext, type CommandModule } from './command.js';
+
+/** Modules are named after their subcommand; each exports run(ctx, argv). */
+async function load(module: string): Promise<CommandModule> {
+  return (await import(`./${module}.js`)) as CommandModule;
+}
+
+const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  list: { summary: 'list images in the store', load: () => load('image-list') },
+  rm: { summary: 'remove images from the store', load: () => load('image-rm') },
+  'cat-manifest': { summary: "print an image's manifest", load: () => load('image-cat-manifest') },
+  export: { summary: 'write an image from the store to an .aci file', load: () => load('image-export') },
+  extract: { summary: "extract an image's rootfs (no dependencies) into a directory", load: () => load('image-extract') },
+  render: { summary: "render an image's rootfs with its dependencies, as an app sees it", load: () => load('image-render') },
+  gc: { summary: 'remove unused rendered trees and leftovers', load: () => load('image-gc') },
+  verify: { summary: 'check rendered trees against their recorded hashes', load: () => load('image-verify') },
+  build: { summary: 'build a deterministic ACI from a layout directory', load: () => load('image-build') },
+  sign: { summary: 'write an armored detached signature for an ACI', load: () => load('image-sign') },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(SUBCOMMANDS).map((n) => n.length));
+  const lines = Object.entries(SUBCOMMANDS).map(([n, s]) => `  ${n.padEnd(width)}  ${s.summary}`);
+  return ['Usage: tspod image SUBCOMMAND [args]', '', ...lines, '', 'Run `tspod image SUBCOMMAND --help` for details.', ''].join('\n');
+}
+
+export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    (sub === undefined ? ctx.stderr : ctx.stdout).write(help());
+    return sub === undefined ? 2 : 0;
+  }
+  const entry = SUBCOMMANDS[sub];
+  if (!entry) return fail(ctx, usageError('image', `unknown subcommand ${JSON.stringify(sub)}`));
+  return (await entry.load()).run(ctx, rest);
+}

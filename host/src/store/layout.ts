@@ -1,0 +1,108 @@
+// Where the store keeps things under the data dir (docs/store.md). Every path helper takes the
+// data dir as an argument, so tests can use a temporary one.
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ok, err, type Result } from '../result.js';
+import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
+
+export const STORE_FORMAT = 1;
+
+export interface StorePaths {
+  readonly dir: string;
+  readonly lock: string;
+  readonly version: string;
+  readonly blobs: string;
+  readonly images: string;
+  readonly remotes: string;
+  readonly trees: string;
+  readonly imageLocks: string;
+  readonly tmp: string;
+}
+
+export function storePaths(dir: string): StorePaths {
+  const store = join(dir, 'store');
+  return {
+    dir,
+    lock: join(dir, 'store.lock'),
+    version: join(store, 'version'),
+    blobs: join(store, 'blobs', 'sha512'),
+    images: join(store, 'images'),
+    remotes: join(store, 'remotes'),
+    trees: join(store, 'trees'),
+    imageLocks: join(store, 'locks'),
+    tmp: join(dir, 'tmp'),
+  };
+}
+
+/** The hex of an image ID ('sha512-' + 128 hex). */
+export function idHex(id: string): string {
+  return id.slice('sha512-'.length);
+}
+
+export function blobPath(p: StorePaths, id: string): string {
+  const hex = idHex(id);
+  return join(p.blobs, hex.slice(0, 2), hex);
+}
+
+export function imageRecordPath(p: StorePaths, id: string): string {
+  return join(p.images, `${id}.cbor`);
+}
+
+export function treePath(p: StorePaths, treeId: string): string {
+  return join(p.trees, treeId);
+}
+
+export function imageLockPath(p: StorePaths, id: string): string {
+  return join(p.imageLocks, `${id}.lock`);
+}
+
+/** The group that may fetch without root (rkt's `rkt` group), if it exists on this host. */
+function tspodGid(): number | undefined {
+  try {
+    const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith('tspod:'));
+    return line ? Number(line.split(':')[2]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates the store's directories when missing. As root they become root:tspod, setgid, group
+ * writable (2770 as rkt's CAS, the data dir 2750), so members of the tspod group fetch without root.
+ */
+export function ensureStore(p: StorePaths): Result<void, TspodError> {
+  try {
+    const gid = process.geteuid?.() === 0 ? tspodGid() : undefined;
+    mkdirSync(p.dir, { recursive: true });
+    if (gid !== undefined) setOwner(p.dir, gid, 0o2750 | 0o070);
+    for (const d of [p.blobs, p.images, p.remotes, p.trees, p.imageLocks, p.tmp]) {
+      mkdirSync(d, { recursive: true });
+    }
+    if (gid !== undefined) {
+      for (const d of [join(p.dir, 'store'), join(p.dir, 'store', 'blobs'), p.blobs, p.images, p.remotes, p.imageLocks, p.tmp]) {
+        setOwner(d, gid, 0o2770);
+      }
+      setOwner(p.trees, gid, 0o2750);
+    }
+    ensureVersion(p);
+    return ok(undefined);
+  } catch (e) {
+    return err(tspodError(ErrorCodes.PERMISSION, `prepare the store in ${p.dir}`, describeErrno(e),
+      'run as root once to create it, or be a member of the tspod group; or pick another --dir'));
+  }
+}
+
+function setOwner(dir: string, gid: number, mode: number): void {
+  if (statSync(dir).gid !== gid) chownSync(dir, 0, gid);
+  chmodSync(dir, mode);
+}
+
+function ensureVersion(p: StorePaths): void {
+  try {
+    const v = Number(readFileSync(p.version, 'utf8').trim());
+    if (v !== STORE_FORMAT) throw new Error(`store format ${v} is not ${STORE_FORMAT}`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    writeFileSync(p.version, `${STORE_FORMAT}\n`, { mode: 0o664 });
+  }
+}
