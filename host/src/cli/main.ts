@@ -8,7 +8,16 @@ interface CommandEntry {
   readonly load: () => Promise<CommandModule>;
 }
 
+/** Modules are named after their command; loaded by name so a missing one fails only when used. */
+async function load(module: string): Promise<CommandModule> {
+  return (await import(`./${module}.js`)) as CommandModule;
+}
+
 const COMMANDS: Record<string, CommandEntry> = {
+  fetch: { summary: 'Fetch images into the store (signature verified) and print their IDs', load: () => load('fetch') },
+  image: { summary: 'Manage images: list, rm, cat-manifest, export, extract, render, gc, build, sign', load: () => load('image') },
+  trust: { summary: 'Trust keys for image name prefixes; list and remove them', load: () => load('trust') },
+  fsck: { summary: 'Check the image store against its hashes; --repair removes what is broken', load: () => load('fsck') },
   version: { summary: 'Print tspod, core and Node versions and the features of this build', load: async () => import('./version.js') },
   util: { summary: 'Plumbing for scripts and tests: sha256, sha512, extract', load: async () => import('./util.js') },
 };

@@ -1,7 +1,7 @@
 // Daemonless coordination: flock(2) on lock files, as rkt does. Shared locks let many tspod
 // processes use the store at once; exclusive ones serialise what must not overlap (removing an
 // image, repairing the store). Locks die with their process, so a crash never leaves one behind.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as libc from '../../../native/src/libc.js';
 import { ok, err, type Result } from '../result.js';
@@ -28,7 +28,8 @@ function tryLock(fd: number, mode: LockMode): number {
 export async function acquireLock(path: string, mode: LockMode, waitMs = DEFAULT_LOCK_WAIT_MS): Promise<Result<HeldLock, TspodError>> {
   let fd: number;
   try {
-    fd = openSync(path, 'a', 0o660);
+    // Read-only is enough for flock, and works for group members on a lock file root created.
+    fd = openSync(path, constants.O_RDONLY | constants.O_CREAT, 0o664);
   } catch (e) {
     return err(tspodError(ErrorCodes.IO, `lock ${path}`, describeErrno(e), 'check the permissions of the tspod data directory', e));
   }

@@ -1,0 +1,201 @@
+// `tspod fetch IMAGE...`: brings images into the store and prints their IDs. IMAGE is, in rkt's
+// order: an image ID in the store, a local .aci (path or file://), an https:// (or, with
+// --insecure-options=http, http://) URL, or an appc name[:version] found by meta discovery.
+// Signatures are verified by default against the keys trusted for the image's name.
+import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fail, usageError, type CommandContext } from './command.js';
+import { isRoot, openStore } from './store-cli.js';
+import { ok, err, type Result } from '../result.js';
+import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
+import type { ImageRecord, ImageStore, Signer } from '../store/images.js';
+import type { ImageManifest } from '../appc/manifest.js';
+import { readRecord, writeRecord } from '../store/records.js';
+
+const HELP = `Usage: tspod fetch [--signature FILE] [--full] IMAGE...
+
+Fetches each IMAGE into the store and prints its image ID. IMAGE is one of:
+  sha512-...                an image already in the store (ID prefix)
+  ./file.aci, file:///...   a local ACI; its signature is file.aci.asc (or --signature)
+  https://host/x.aci        an ACI over HTTPS; its signature is x.aci.asc beside it
+  example.com/app[:1.0]     an appc name, found by meta discovery (?ac-discovery=1)
+
+Signatures are verified against the keys trusted for the image name (see \`tspod trust\`).
+--insecure-options=image skips that; http allows plain HTTP; tls accepts any certificate.
+  --signature FILE   the detached signature of a local ACI
+  --full             (accepted for rkt compatibility; IDs are always printed whole)
+`;
+
+interface Located {
+  /** A local file holding the ACI bytes. */
+  readonly file: string;
+  readonly source: string;
+  /** Where the signature is, if any: a local file or a URL. */
+  readonly signature: { file: string } | { url: string } | undefined;
+  readonly expect?: { name: string; labels: Record<string, string> };
+  readonly latest: boolean;
+}
+
+interface RemoteRecord {
+  readonly url: string;
+  readonly etag?: string;
+  readonly lastModified?: string;
+  readonly maxAge?: number;
+  readonly downloadedAt: number;
+  readonly imageId?: string;
+}
+
+export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: {
+      signature: { type: 'string' }, full: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    } });
+  } catch (e) {
+    return fail(ctx, usageError('fetch', (e as Error).message));
+  }
+  if (parsed.values.help) {
+    ctx.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) return fail(ctx, usageError('fetch', 'needs at least one IMAGE'));
+  const store = openStore(ctx);
+  if (store.isErr()) return fail(ctx, store.error);
+  warnInsecure(ctx);
+  for (const image of parsed.positionals) {
+    const id = await store.value.locked(() => fetchOne(ctx, store.value, image, parsed.values.signature));
+    if (id.isErr()) return fail(ctx, id.error);
+    ctx.stdout.write(`${id.value}\n`);
+  }
+  return 0;
+}
+
+function warnInsecure(ctx: CommandContext): void {
+  const i = ctx.globals.insecure;
+  if (i.has('image')) ctx.stderr.write('tspod: warning: image signature verification is disabled (--insecure-options=image)\n');
+  if (i.has('tls')) ctx.stderr.write('tspod: warning: TLS certificates are not checked (--insecure-options=tls)\n');
+  if (i.has('http')) ctx.stderr.write('tspod: warning: plain HTTP is allowed (--insecure-options=http)\n');
+}
+
+async function fetchOne(ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined): Promise<Result<string, TspodError>> {
+  if (image.startsWith('sha512-')) return (await store.resolve(image)).map((r) => r.id);
+  const located = await locate(ctx, store, image, signature);
+  if (located.isErr()) return err(located.error);
+  if (typeof located.value === 'string') return ok(located.value);
+  const loc = located.value;
+  const imported = await store.importAci(loc.file, {
+    source: loc.source, latest: loc.latest, render: isRoot(),
+    accept: (manifest, id) => acceptImage(ctx, store, loc, manifest, id),
+  });
+  if (imported.isErr()) return err(imported.error);
+  await rememberImage(store, loc, imported.value);
+  return ok(imported.value.id);
+}
+
+// ---- where the bytes come from ----------------------------------------------------------------
+
+async function locate(ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined): Promise<Result<Located | string, TspodError>> {
+  if (image.startsWith('file://')) return localAci(fileURLToPath(image), signature);
+  if (/^https?:\/\//.test(image)) return downloadAci(ctx, store, image, image.replace(/(\.aci)?$/, '.aci.asc'), undefined);
+  if (existsSync(image) || image.endsWith('.aci') || image.includes('/') && image.startsWith('.')) return localAci(image, signature);
+  return discoverAci(ctx, store, image);
+}
+
+function localAci(path: string, signature: string | undefined): Result<Located, TspodError> {
+  if (!existsSync(path)) {
+    return err(tspodError(ErrorCodes.IO, `fetch ${path}`, 'no such file', 'check the path (or give an image name for discovery)'));
+  }
+  const sig = signature ?? `${path}.asc`;
+  return ok({ file: path, source: `file://${path}`, signature: existsSync(sig) || signature ? { file: sig } : undefined, latest: false });
+}
+
+async function downloadAci(
+  ctx: CommandContext, store: ImageStore, url: string, ascUrl: string, expect: Located['expect'],
+): Promise<Result<Located | string, TspodError>> {
+  const { downloadToFile } = await import('../fetch/http.js');
+  const key = createHash('sha256').update(url).digest('hex');
+  const recordPath = join(store.paths.remotes, `${key}.cbor`);
+  const cached = (await readRecord<RemoteRecord>(recordPath)).unwrapOr(undefined);
+  const known = cached?.imageId ? await store.resolve(cached.imageId) : undefined;
+  const dest = join(store.paths.tmp, `download-${key}.aci`);
+  const insecure = { http: ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') };
+  const got = await downloadToFile(url, { dest, insecure, progress: true, ...(known?.isOk() && cached && { cached }) });
+  if (got.isErr()) return err(got.error);
+  if (got.value.status !== 'downloaded' && known?.isOk()) return ok(known.value.id);
+  await writeRecord(recordPath, {
+    url, etag: got.value.etag, lastModified: got.value.lastModified, maxAge: got.value.maxAge, downloadedAt: Date.now(),
+  } satisfies RemoteRecord);
+  return ok({ file: dest, source: url, signature: { url: ascUrl }, latest: false, ...(expect && { expect }) });
+}
+
+async function discoverAci(ctx: CommandContext, store: ImageStore, image: string): Promise<Result<Located | string, TspodError>> {
+  const { discover } = await import('../fetch/discovery.js');
+  const { hostAppcOsArch } = await import('../appc/types.js');
+  const colon = image.lastIndexOf(':');
+  const [name, version] = colon > 0 ? [image.slice(0, colon), image.slice(colon + 1)] : [image, undefined];
+  const host = hostAppcOsArch();
+  const labels: Record<string, string> = { ...(version && { version }), ...(host && { os: host.os, arch: host.arch }) };
+  const insecure = { http: ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') };
+  const found = await discover(name, labels, { insecure });
+  if (found.isErr()) return err(found.error);
+  const aci = found.value.aci[0];
+  if (!aci) return err(tspodError(ErrorCodes.DISCOVERY, `discover ${image}`, 'no ACI endpoint was found', 'check the name and version'));
+  const located = await downloadAci(ctx, store, aci, found.value.asc[0] ?? `${aci}.asc`, { name, labels });
+  return located.map((l) => (typeof l === 'string' ? l : { ...l, latest: version === undefined }));
+}
+
+// ---- checks before the image becomes visible -----------------------------------------------------
+
+async function acceptImage(
+  ctx: CommandContext, store: ImageStore, loc: Located, manifest: ImageManifest, id: string,
+): Promise<Result<readonly Signer[], TspodError>> {
+  const mismatch = expectationProblem(loc, manifest);
+  if (mismatch) return err(tspodError(ErrorCodes.MANIFEST_INVALID, `fetch ${loc.source}`, mismatch, 'the server sent another image than the one asked for'));
+  if (ctx.globals.insecure.has('image')) return ok([]);
+  const sig = await readSignature(ctx, store, loc, id);
+  if (sig.isErr()) return err(sig.error);
+  const { Keystore } = await import('../trust/keystore.js');
+  const { verifyDetachedSignature } = await import('../trust/verify.js');
+  const keystore = new Keystore({ systemDir: ctx.globals.systemConfig, localDir: ctx.globals.localConfig });
+  const verified = await verifyDetachedSignature({ data: loc.file, signature: sig.value, imageName: manifest.name, keystore, source: loc.source });
+  return verified.map((v) => v.signers);
+}
+
+function expectationProblem(loc: Located, m: ImageManifest): string | undefined {
+  if (!loc.expect) return undefined;
+  if (m.name !== loc.expect.name) return `its manifest names ${JSON.stringify(m.name)}, not ${JSON.stringify(loc.expect.name)}`;
+  const labels = Object.fromEntries((m.labels ?? []).map((l: { name: string; value: string }) => [l.name, l.value]));
+  for (const [k, v] of Object.entries(loc.expect.labels)) {
+    if (labels[k] !== undefined && labels[k] !== v) return `its label ${k} is ${JSON.stringify(labels[k])}, not ${JSON.stringify(v)}`;
+  }
+  return undefined;
+}
+
+async function readSignature(ctx: CommandContext, store: ImageStore, loc: Located, id: string): Promise<Result<Uint8Array, TspodError>> {
+  const hint = 'sign the image (tspod image sign, gpg --armor --detach-sign), give --signature, or skip with --insecure-options=image (not recommended)';
+  if (!loc.signature) return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${loc.source}`, `no signature found (looked for ${loc.file}.asc)`, hint));
+  if ('file' in loc.signature) {
+    try {
+      return ok(readFileSync(loc.signature.file));
+    } catch (e) {
+      return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${loc.source}`, `cannot read the signature ${loc.signature.file} (${describeErrno(e)})`, hint));
+    }
+  }
+  const { downloadToFile } = await import('../fetch/http.js');
+  const dest = join(store.paths.tmp, `sig-${id.slice(7, 39)}-${process.pid}.asc`);
+  const insecure = { http: ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') };
+  const got = await downloadToFile(loc.signature.url, { dest, insecure });
+  if (got.isErr()) return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${loc.source}`, `cannot download its signature: ${got.error.why}`, hint));
+  const bytes = readFileSync(dest);
+  return ok(bytes);
+}
+
+async function rememberImage(store: ImageStore, loc: Located, image: ImageRecord): Promise<void> {
+  if (!/^https?:/.test(loc.source)) return;
+  const recordPath = join(store.paths.remotes, `${createHash('sha256').update(loc.source).digest('hex')}.cbor`);
+  const r = (await readRecord<RemoteRecord>(recordPath)).unwrapOr(undefined);
+  if (r) await writeRecord(recordPath, { ...r, imageId: image.id });
+}

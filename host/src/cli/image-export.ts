@@ -1,0 +1,38 @@
+// `tspod image export IMAGE OUT.aci`: the ACI exactly as it was fetched (so its signature still verifies).
+import { copyFileSync, constants } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fail, usageError, type CommandContext } from './command.js';
+import { openStore } from './store-cli.js';
+import { describeErrno, ErrorCodes, tspodError } from '../errors.js';
+
+const HELP = `Usage: tspod image export [--overwrite] IMAGE OUT.aci
+
+Writes IMAGE from the store to OUT.aci byte for byte as fetched, so OUT.aci.asc signatures still verify.
+`;
+
+export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { overwrite: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    return fail(ctx, usageError('image export', (e as Error).message));
+  }
+  if (parsed.values.help) {
+    ctx.stdout.write(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length !== 2) return fail(ctx, usageError('image export', 'needs IMAGE and OUT.aci'));
+  const [ref, out] = parsed.positionals as [string, string];
+  const store = openStore(ctx);
+  if (store.isErr()) return fail(ctx, store.error);
+  const image = await store.value.locked(() => store.value.resolve(ref));
+  if (image.isErr()) return fail(ctx, image.error);
+  try {
+    copyFileSync(store.value.blobOf(image.value), out, parsed.values.overwrite ? 0 : constants.COPYFILE_EXCL);
+  } catch (e) {
+    const exists = (e as NodeJS.ErrnoException).code === 'EEXIST';
+    return fail(ctx, tspodError(exists ? ErrorCodes.EXISTS : ErrorCodes.IO, `export ${ref} to ${out}`, exists ? 'the file exists' : describeErrno(e),
+      exists ? 'pass --overwrite or choose another path' : 'check the path and free space'));
+  }
+  return 0;
+}
