@@ -8,7 +8,11 @@ PACKAGES=(
   busybox-static            # a real static rootfs for the demo and the extraction tests
   attr                      # setfattr/getfattr: xattrs in test archives
   python3                   # tarfile: an independent oracle for the tar walker tests
-  util-linux                # unshare, mount: tmpfs for the extraction benchmark
+  util-linux                # setpriv: the unprivileged-fetch test
+  passwd                    # groupadd/useradd: the tspod group and a test user
+  appc-spec                 # actool: the appc peer that builds, validates and cat-manifests ACIs
+  gnupg                     # gpg: signs test images and verifies what tspod signs
+  openssl                   # a throwaway CA and server certificate for the HTTPS tests
 )
 
 missing=()
