@@ -2,7 +2,7 @@
 // order: an image ID in the store, a local .aci (path or file://), an https:// (or, with
 // --insecure-options=http, http://) URL, or an appc name[:version] found by meta discovery.
 // Signatures are verified by default against the keys trusted for the image's name.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,10 @@ interface Located {
   readonly signature: { file: string } | { url: string } | undefined;
   readonly expect?: { name: string; labels: Record<string, string> };
   readonly latest: boolean;
+  /** The file is a download in the store's tmp/, removed after the import. */
+  readonly downloaded?: boolean;
+  /** Keys discovery offered for the name (ac-discovery-pubkeys). */
+  readonly pubkeys?: readonly string[];
 }
 
 interface RemoteRecord {
@@ -90,6 +94,8 @@ async function fetchOne(ctx: CommandContext, store: ImageStore, image: string, s
     source: loc.source, latest: loc.latest, render: isRoot(),
     accept: (manifest, id) => acceptImage(ctx, store, loc, manifest, id),
   });
+  // A finished download has served its purpose (an interrupted one stays as .part to resume).
+  if (loc.downloaded) rmSync(loc.file, { force: true });
   if (imported.isErr()) return err(imported.error);
   await rememberImage(store, loc, imported.value);
   return ok(imported.value.id);
@@ -128,7 +134,7 @@ async function downloadAci(
   await writeRecord(recordPath, {
     url, etag: got.value.etag, lastModified: got.value.lastModified, maxAge: got.value.maxAge, downloadedAt: Date.now(),
   } satisfies RemoteRecord);
-  return ok({ file: dest, source: url, signature: { url: ascUrl }, latest: false, ...(expect && { expect }) });
+  return ok({ file: dest, source: url, signature: { url: ascUrl }, latest: false, downloaded: true, ...(expect && { expect }) });
 }
 
 async function discoverAci(ctx: CommandContext, store: ImageStore, image: string): Promise<Result<Located | string, TspodError>> {
@@ -139,12 +145,14 @@ async function discoverAci(ctx: CommandContext, store: ImageStore, image: string
   const host = hostAppcOsArch();
   const labels: Record<string, string> = { ...(version && { version }), ...(host && { os: host.os, arch: host.arch }) };
   const insecure = { http: ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') };
-  const found = await discover(name, labels, { insecure });
+  // appc names carry no port; TSPOD_DISCOVERY_PORT points discovery at a test or private server.
+  const port = Number(process.env['TSPOD_DISCOVERY_PORT']) || undefined;
+  const found = await discover(name, labels, { insecure, ...(port && { port }) });
   if (found.isErr()) return err(found.error);
   const aci = found.value.aci[0];
   if (!aci) return err(tspodError(ErrorCodes.DISCOVERY, `discover ${image}`, 'no ACI endpoint was found', 'check the name and version'));
   const located = await downloadAci(ctx, store, aci, found.value.asc[0] ?? `${aci}.asc`, { name, labels });
-  return located.map((l) => (typeof l === 'string' ? l : { ...l, latest: version === undefined }));
+  return located.map((l) => (typeof l === 'string' ? l : { ...l, latest: version === undefined, pubkeys: found.value.pubkeys }));
 }
 
 // ---- checks before the image becomes visible -----------------------------------------------------
@@ -190,6 +198,7 @@ async function readSignature(ctx: CommandContext, store: ImageStore, loc: Locate
   const got = await downloadToFile(loc.signature.url, { dest, insecure });
   if (got.isErr()) return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${loc.source}`, `cannot download its signature: ${got.error.why}`, hint));
   const bytes = readFileSync(dest);
+  rmSync(dest, { force: true });
   return ok(bytes);
 }
 
