@@ -4,9 +4,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, TSPOD, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js';
+import { actoolAci as buildAci, appcManifest } from './helpers/aci.js';
 
 const NAME = 'example.com/busybox';
 let work = '';
@@ -14,25 +15,11 @@ let gnupg = '';
 let fingerprint = '';
 
 function manifest(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    acKind: 'ImageManifest', acVersion: '0.8.11', name: NAME,
-    labels: [{ name: 'version', value: '1.35.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: 'amd64' }],
-    app: { exec: ['/bin/sh', '-c', 'echo hello'], user: '0', group: '0' }, ...extra,
-  };
+  return appcManifest(NAME, extra);
 }
 
-/** A layout dir from busybox-static and an ACI built from it by actool (gzip). */
 function actoolAci(name: string, m: Record<string, unknown> | string = manifest()): string {
-  const layout = join(work, `${name}-layout`);
-  mkdirSync(join(layout, 'rootfs', 'bin'), { recursive: true });
-  copyFileSync('/bin/busybox', join(layout, 'rootfs', 'bin', 'busybox'));
-  chmodSync(join(layout, 'rootfs', 'bin', 'busybox'), 0o755);
-  symlinkSync('busybox', join(layout, 'rootfs', 'bin', 'sh'));
-  writeFileSync(join(layout, 'rootfs', 'hello.txt'), `hello from ${name}\n`);
-  writeFileSync(join(layout, 'manifest'), typeof m === 'string' ? m : JSON.stringify(m));
-  const aci = join(work, `${name}.aci`);
-  sh('actool', ['build', '--overwrite', layout, aci]);
-  return aci;
+  return buildAci(work, name, m);
 }
 
 function gpg(args: string[]): string {

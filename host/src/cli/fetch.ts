@@ -168,8 +168,39 @@ async function acceptImage(
   const { Keystore } = await import('../trust/keystore.js');
   const { verifyDetachedSignature } = await import('../trust/verify.js');
   const keystore = new Keystore({ systemDir: ctx.globals.systemConfig, localDir: ctx.globals.localConfig });
+  const offered = await trustOfferedKeys(ctx, store, loc, manifest.name, keystore);
+  if (offered.isErr()) return err(offered.error);
   const verified = await verifyDetachedSignature({ data: loc.file, signature: sig.value, imageName: manifest.name, keystore, source: loc.source });
+  if (verified.isErr() && verified.error.code === ErrorCodes.SIG_UNTRUSTED && loc.pubkeys?.length) {
+    const e = verified.error;
+    return err({ ...e, hint: `${e.hint}; discovery offers keys at ${loc.pubkeys.join(', ')} (review them, or pass --trust-keys-from-https)` });
+  }
   return verified.map((v) => v.signers);
+}
+
+/**
+ * With --trust-keys-from-https, keys that discovery offers over HTTPS are trusted for the image's
+ * name when no key is trusted for it yet (rkt's behaviour); never over plain HTTP.
+ */
+async function trustOfferedKeys(
+  ctx: CommandContext, store: ImageStore, loc: Located, name: string, keystore: import('../trust/keystore.js').Keystore,
+): Promise<Result<void, TspodError>> {
+  if (!ctx.globals.trustKeysFromHttps || !loc.pubkeys?.length) return ok(undefined);
+  const ring = await keystore.keyringFor(name);
+  if (ring.isErr()) return err(ring.error);
+  if (ring.value.length > 0) return ok(undefined);
+  const { downloadToFile } = await import('../fetch/http.js');
+  for (const url of loc.pubkeys.filter((u) => u.startsWith('https://'))) {
+    const dest = join(store.paths.tmp, `pubkey-${process.pid}-${createHash('sha256').update(url).digest('hex').slice(0, 16)}.asc`);
+    const got = await downloadToFile(url, { dest, insecure: { http: false, tls: ctx.globals.insecure.has('tls') } });
+    if (got.isErr()) return err(got.error);
+    const bytes = readFileSync(dest);
+    rmSync(dest, { force: true });
+    const added = await keystore.add(bytes, { prefix: name });
+    if (added.isErr()) return err(added.error);
+    ctx.stderr.write(`tspod: trusting key ${added.value.fingerprint} from ${url} for prefix ${name} (--trust-keys-from-https)\n`);
+  }
+  return ok(undefined);
 }
 
 function expectationProblem(loc: Located, m: ImageManifest): string | undefined {
