@@ -150,6 +150,20 @@ describe('image store', { skip: needsRoot }, () => {
     });
   }
 
+  test('image verify finds a changed file and a changed mode in a rendered tree', () => {
+    const data = join(work, 'data-verify');
+    const id = run(data, ['fetch', aci]).stdout.trim();
+    assert.equal(run(data, ['image', 'verify']).status, 0);
+    const rootfs = join(data, 'store', 'trees', id, 'rootfs');
+    writeFileSync(join(rootfs, 'hello.txt'), 'changed\n');
+    chmodSync(join(rootfs, 'bin', 'busybox'), 0o4755);
+    const r = run(data, ['image', 'verify', id.slice(0, 20)]);
+    assert.equal(r.status, 254);
+    assert.match(r.stdout, /CHANGED/);
+    assert.match(r.stdout, /hello\.txt/);
+    assert.match(r.stdout, /bin\/busybox: is "file 4755/);
+  });
+
   test('image rm removes record, tree and blob', () => {
     const data = join(work, 'data-rm');
     const id = run(data, ['fetch', aci]).stdout.trim();

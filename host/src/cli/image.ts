@@ -14,6 +14,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Command
   extract: { summary: "extract an image's rootfs (no dependencies) into a directory", load: () => load('image-extract') },
   render: { summary: "render an image's rootfs with its dependencies, as an app sees it", load: () => load('image-render') },
   gc: { summary: 'remove unused images, orphaned trees and blobs, stale temporary files', load: () => load('image-gc') },
+  verify: { summary: 'check rendered trees node by node against their images', load: () => load('image-verify') },
   build: { summary: 'build a deterministic ACI from a layout directory', load: () => load('image-build') },
   sign: { summary: 'write an armored detached signature for an ACI', load: () => load('image-sign') },
 };
