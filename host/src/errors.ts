@@ -27,6 +27,8 @@ export const ErrorCodes = {
   UNSUPPORTED: 'TSPOD_E_UNSUPPORTED',
   /** An image manifest is not valid appc (JSON, schema, names, labels). */
   MANIFEST_INVALID: 'TSPOD_E_MANIFEST_INVALID',
+  /** An image's layout is wrong: not exactly a manifest and a rootfs, duplicates, odd file types. */
+  IMAGE_INVALID: 'TSPOD_E_IMAGE_INVALID',
   /** An image is signed by a key that is not trusted for its name. */
   SIG_UNTRUSTED: 'TSPOD_E_SIG_UNTRUSTED',
   /** A signature is missing, bad, made with a weak hash, or by an expired or revoked key. */

@@ -132,7 +132,7 @@ export class ImageStore {
     const pass = opts.render ? await this.renderPass(file, tree, options) : await scanArchive(file, options);
     if (pass.isErr()) return err(pass.error);
     const missing = layout.missing();
-    if (missing) return err(tspodError(ErrorCodes.MANIFEST_INVALID, `import ${opts.source}`, missing, 'an ACI holds exactly a manifest file and a rootfs directory'));
+    if (missing) return err(tspodError(ErrorCodes.IMAGE_INVALID, `import ${opts.source}`, missing, 'an ACI holds exactly a manifest file and a rootfs directory'));
     const bytes = pass.value.captured.get('manifest')!;
     return parseImageManifest(bytes, opts.source).map((manifest) => ({
       id: `sha512-${pass.value.digest!}`, manifest, manifestBytes: bytes, summary: pass.value,
