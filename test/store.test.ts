@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, TSPOD, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js';
 import { actoolAci as buildAci, appcManifest } from './helpers/aci.js';
@@ -162,6 +162,86 @@ describe('image store', { skip: needsRoot }, () => {
     assert.match(r.stdout, /CHANGED/);
     assert.match(r.stdout, /hello\.txt/);
     assert.match(r.stdout, /bin\/busybox: is "file 4755/);
+  });
+
+  test('dependencies: fetched layers render in order, the image last, then its pathWhitelist', () => {
+    const data = join(work, 'data-deps');
+    const base = actoolAci('base', { ...manifest(), name: 'example.com/base' });
+    sign(base);
+    const appLayout = join(work, 'app-layout');
+    mkdirSync(join(appLayout, 'rootfs'), { recursive: true });
+    writeFileSync(join(appLayout, 'rootfs', 'hello.txt'), 'hello from app\n');
+    writeFileSync(join(appLayout, 'rootfs', 'app.txt'), 'only in app\n');
+    const deps = [{ imageName: 'example.com/base', labels: [{ name: 'version', value: '1.35.0' }] }];
+    writeFileSync(join(appLayout, 'manifest'), JSON.stringify({ ...manifest(), name: 'example.com/app', dependencies: deps }));
+    const app = join(work, 'app.aci');
+    sh('actool', ['build', '--overwrite', appLayout, app]);
+    sign(app);
+    assert.equal(run(data, ['fetch', base]).status, 0);
+    const f = run(data, ['fetch', app]);
+    assert.equal(f.status, 0, f.stderr);
+    const out = join(work, 'rendered-app');
+    const r = run(data, ['image', 'render', 'example.com/app', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(out, 'rootfs', 'hello.txt'), 'utf8'), 'hello from app\n', 'the image overrides its dependency');
+    assert.ok(existsSync(join(out, 'rootfs', 'bin', 'busybox')), 'the dependency is rendered below');
+    assert.ok(existsSync(join(out, 'rootfs', 'app.txt')));
+    const extracted = join(work, 'extracted-app');
+    assert.equal(run(data, ['image', 'extract', '--rootfs-only', 'example.com/app', extracted]).status, 0);
+    assert.ok(!existsSync(join(extracted, 'bin')), 'extract takes the image alone');
+
+    writeFileSync(join(appLayout, 'manifest'), JSON.stringify({ ...manifest(), name: 'example.com/white', dependencies: deps, pathWhitelist: ['/bin/busybox', '/app.txt'] }));
+    const white = join(work, 'white.aci');
+    sh('actool', ['build', '--overwrite', appLayout, white]);
+    sign(white);
+    assert.equal(run(data, ['fetch', white]).status, 0);
+    const wout = join(work, 'rendered-white');
+    assert.equal(run(data, ['image', 'render', '--rootfs-only', 'example.com/white', wout]).status, 0);
+    assert.deepEqual(readdirSync(wout).sort(), ['app.txt', 'bin']);
+    assert.deepEqual(readdirSync(join(wout, 'bin')), ['busybox']);
+
+    assert.equal(run(data, ['image', 'rm', 'example.com/base']).status, 0);
+    const missing = run(data, ['image', 'render', 'example.com/app', join(work, 'rendered-missing')]);
+    assert.equal(missing.status, 254);
+    assert.match(missing.stderr, /dependency example\.com\/base is not in the store/);
+    assert.match(missing.stderr, /tspod fetch example\.com\/base:1\.35\.0/);
+    assert.ok(!existsSync(join(work, 'rendered-missing')), 'nothing half-made');
+  });
+
+  test('a dependency\'s symlink is never written through by a later layer', () => {
+    const data = join(work, 'data-deps-evil');
+    const outside = join(work, 'outside-deps');
+    mkdirSync(outside);
+    const baseLayout = join(work, 'evilbase-layout');
+    mkdirSync(join(baseLayout, 'rootfs'), { recursive: true });
+    symlinkSync(outside, join(baseLayout, 'rootfs', 'evil'));
+    writeFileSync(join(baseLayout, 'manifest'), JSON.stringify({ ...manifest(), name: 'example.com/evilbase' }));
+    const base = join(work, 'evilbase.aci');
+    sh('actool', ['build', '--overwrite', baseLayout, base]);
+    const topLayout = join(work, 'eviltop-layout');
+    mkdirSync(join(topLayout, 'rootfs', 'evil'), { recursive: true });
+    writeFileSync(join(topLayout, 'rootfs', 'evil', 'victim'), 'pwned');
+    const deps = [{ imageName: 'example.com/evilbase', labels: [{ name: 'version', value: '1.35.0' }] }];
+    writeFileSync(join(topLayout, 'manifest'), JSON.stringify({ ...manifest(), name: 'example.com/eviltop', dependencies: deps }));
+    // Without an entry for rootfs/evil itself, the file would have to go through the symlink.
+    const top = join(work, 'eviltop.aci');
+    sh('tar', ['-czf', top, '-C', topLayout, 'manifest', 'rootfs/evil/victim']);
+    assert.equal(run(data, ['fetch', base], { insecure: true }).status, 0);
+    assert.equal(run(data, ['fetch', top], { insecure: true }).status, 0);
+    const r = run(data, ['image', 'render', 'example.com/eviltop', join(work, 'rendered-evil')]);
+    assert.equal(r.status, 254);
+    assert.match(r.stderr, /TSPOD_E_TAR_UNSAFE.*|parent evil is a symlink/);
+    assert.deepEqual(readdirSync(outside), [], 'nothing written outside');
+    assert.ok(!existsSync(join(work, 'rendered-evil')));
+    // With a directory entry, the later layer replaces the symlink by a directory (as GNU tar would).
+    writeFileSync(join(topLayout, 'manifest'), JSON.stringify({ ...manifest(), name: 'example.com/eviltop2', dependencies: deps }));
+    const top2 = join(work, 'eviltop2.aci');
+    sh('actool', ['build', '--overwrite', topLayout, top2]);
+    assert.equal(run(data, ['fetch', top2], { insecure: true }).status, 0);
+    const out2 = join(work, 'rendered-evil2');
+    assert.equal(run(data, ['image', 'render', 'example.com/eviltop2', out2]).status, 0);
+    assert.ok(lstatSync(join(out2, 'rootfs', 'evil')).isDirectory());
+    assert.deepEqual(readdirSync(outside), [], 'nothing written outside');
   });
 
   test('image rm removes record, tree and blob', () => {

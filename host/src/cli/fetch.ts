@@ -84,7 +84,9 @@ function warnInsecure(ctx: CommandContext): void {
   if (i.has('http')) ctx.stderr.write('tspod: warning: plain HTTP is allowed (--insecure-options=http)\n');
 }
 
-async function fetchOne(ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined): Promise<Result<string, TspodError>> {
+async function fetchOne(
+  ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined, depth = 0,
+): Promise<Result<string, TspodError>> {
   if (image.startsWith('sha512-')) return (await store.resolve(image)).map((r) => r.id);
   const located = await locate(ctx, store, image, signature);
   if (located.isErr()) return err(located.error);
@@ -98,7 +100,29 @@ async function fetchOne(ctx: CommandContext, store: ImageStore, image: string, s
   if (loc.downloaded) rmSync(loc.file, { force: true });
   if (imported.isErr()) return err(imported.error);
   await rememberImage(store, loc, imported.value);
-  return ok(imported.value.id);
+  const deps = await fetchDependencies(ctx, store, imported.value, depth);
+  return deps.map(() => imported.value.id);
+}
+
+const MAX_DEPENDENCY_DEPTH = 16;
+
+/** appc dependencies not yet in the store are fetched by name (and version label), recursively. */
+async function fetchDependencies(ctx: CommandContext, store: ImageStore, image: ImageRecord, depth: number): Promise<Result<void, TspodError>> {
+  const { findDependency, manifestOf } = await import('../store/render.js');
+  for (const dep of manifestOf(image).dependencies ?? []) {
+    if ((await findDependency(store, dep, image.name)).isOk()) continue;
+    if (depth >= MAX_DEPENDENCY_DEPTH) {
+      return err(tspodError(ErrorCodes.MANIFEST_INVALID, `fetch the dependencies of ${image.name}`, 'they nest too deep (a cycle?)', 'fix the image manifests'));
+    }
+    const version = dep.labels.find((l) => l.name === 'version')?.value;
+    const got = await fetchOne(ctx, store, version ? `${dep.imageName}:${version}` : dep.imageName, undefined, depth + 1);
+    if (got.isErr()) return err(got.error);
+    if (dep.imageID && !got.value.startsWith(dep.imageID)) {
+      return err(tspodError(ErrorCodes.MANIFEST_INVALID, `fetch dependency ${dep.imageName} of ${image.name}`,
+        `it was fetched as ${got.value.slice(0, 39)}..., but the manifest pins ${dep.imageID.slice(0, 39)}...`, 'the dependency changed; ask the image publisher'));
+    }
+  }
+  return ok(undefined);
 }
 
 // ---- where the bytes come from ----------------------------------------------------------------

@@ -6,10 +6,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail, usageError, type CommandContext } from './command.js';
 import { isRoot, openStore } from './store-cli.js';
-import { describeErrno, ErrorCodes, tspodError } from '../errors.js';
+import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { extractArchive } from '../extract/extract.js';
 import { aciLayout } from '../store/aci-route.js';
-import type { ImageRecord } from '../store/images.js';
+import type { ImageRecord, ImageStore } from '../store/images.js';
+import { renderChain, renderLayers } from '../store/render.js';
+import { commitTarget, discardTarget, stageTarget } from '../extract/target.js';
+import { err, type Result } from '../result.js';
 
 export function makeExtractCommand(name: 'extract' | 'render') {
   const help = `Usage: tspod image ${name} [--rootfs-only] [--overwrite] IMAGE DIR
@@ -43,31 +46,34 @@ DIR must not exist or be empty. IMAGE is an image ID prefix or name[:version].
         return fail(ctx, tspodError(ErrorCodes.PERMISSION, `render ${ref}`, 'rendering restores owners and device nodes as an app sees them, which needs root',
           'run it as root, or use `tspod image extract` for the files alone'));
       }
-      const deps = dependenciesOf(image.value);
-      if (name === 'render' && deps > 0) {
-        return fail(ctx, tspodError(ErrorCodes.UNSUPPORTED, `render ${ref}`, `it has ${deps} dependencies, and rendering dependencies is not implemented yet`,
-          'use `tspod image extract` for the image alone'));
+      if (name === 'render') {
+        const r = await store.value.locked(() => renderInto(store.value, image.value, dir, parsed.values['rootfs-only'] ?? false));
+        return r.isErr() ? fail(ctx, r.error) : 0;
       }
-      const rootfsOnly = parsed.values['rootfs-only'] || name === 'render';
-      const blob = store.value.blobOf(image.value);
-      const target = rootfsOnly && !parsed.values['rootfs-only'] ? join(dir, 'rootfs') : dir;
-      if (target !== dir) {
-        try {
-          mkdirSync(dir, { recursive: true });
-          writeFileSync(join(dir, 'manifest'), image.value.manifest);
-        } catch (e) {
-          return fail(ctx, tspodError(ErrorCodes.IO, `render ${ref} into ${dir}`, describeErrno(e), 'check the directory and its permissions'));
-        }
-      }
-      const r = await extractArchive(blob, target, rootfsOnly ? { route: aciLayout().route } : {});
+      const options = parsed.values['rootfs-only'] ? { route: aciLayout().route } : {};
+      const r = await extractArchive(store.value.blobOf(image.value), dir, options);
       return r.isErr() ? fail(ctx, r.error) : 0;
     },
   };
 }
 
-function dependenciesOf(image: ImageRecord): number {
-  const m = JSON.parse(Buffer.from(image.manifest).toString('utf8')) as { dependencies?: unknown[] };
-  return m.dependencies?.length ?? 0;
+/** Renders with dependencies into a staging sibling of dir, renamed into place when complete. */
+async function renderInto(store: ImageStore, image: ImageRecord, dir: string, rootfsOnly: boolean): Promise<Result<void, TspodError>> {
+  const chain = await renderChain(store, image);
+  if (chain.isErr()) return err(chain.error);
+  const staged = stageTarget(dir);
+  if (staged.isErr()) return err(staged.error);
+  const rootfs = rootfsOnly ? staged.value.temp : join(staged.value.temp, 'rootfs');
+  if (!rootfsOnly) {
+    mkdirSync(rootfs);
+    writeFileSync(join(staged.value.temp, 'manifest'), image.manifest);
+  }
+  const r = await renderLayers(store, chain.value, rootfs);
+  if (r.isErr()) {
+    discardTarget(staged.value);
+    return r;
+  }
+  return commitTarget(staged.value);
 }
 
 export const run = makeExtractCommand('extract').run;

@@ -8,7 +8,7 @@ import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../error
 import { TarWalker, tarWalkErrorToTspod, type TarEntry } from '../core/tar.js';
 import { openArchive, type ArchiveInput, type Compression } from './input.js';
 import { withDefaults, RATIO_GRACE_BYTES, type ExtractLimits } from './limits.js';
-import { commitTarget, discardTarget, stageTarget, type StagedTarget } from './target.js';
+import { commitTarget, discardTarget, stageTarget } from './target.js';
 import { TreeWriter, type EntryFailure, type TreeCounts } from './tree-writer.js';
 
 /** What to do with one entry: write it (maybe renamed), keep its bytes, skip it, or fail. */
@@ -111,7 +111,7 @@ async function extract(archive: string, target: string, options: ExtractOptions)
     input.destroy();
     return err(staged.error);
   }
-  const result = await extractStaged(archive, input, walker.value, staged.value, options);
+  const result = await extractInto(archive, input, walker.value, staged.value.temp, false, options);
   input.destroy();
   if (result.isErr()) {
     discardTarget(staged.value);
@@ -120,12 +120,30 @@ async function extract(archive: string, target: string, options: ExtractOptions)
   return commitTarget(staged.value).map(() => result.value);
 }
 
-async function extractStaged(
-  archive: string, input: ArchiveInput, walker: TarWalker, staged: StagedTarget, options: ExtractOptions,
+/**
+ * Extracts over a tree that is already there (an earlier layer), replacing its nodes entry by entry
+ * with the same safety. The caller owns the directory and its atomicity (e.g. a store temp dir).
+ */
+export function extractOver(archive: string, dir: string, options: ExtractOptions = {}): ResultAsync<ExtractSummary, TspodError> {
+  return new ResultAsync((async (): Promise<Result<ExtractSummary, TspodError>> => {
+    const walker = TarWalker.create();
+    if (walker.isErr()) return err(walker.error);
+    const opened = await openInput(archive);
+    if (opened.isErr()) return err(opened.error);
+    try {
+      return await extractInto(archive, opened.value, walker.value, dir, true, options);
+    } finally {
+      opened.value.destroy();
+    }
+  })());
+}
+
+async function extractInto(
+  archive: string, input: ArchiveInput, walker: TarWalker, root: string, overlay: boolean, options: ExtractOptions,
 ): Promise<Result<ExtractSummary, TspodError>> {
-  const rootFd = openSync(staged.temp, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  const rootFd = openSync(root, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   const writers = options.writers ?? 2;
-  const tree = new TreeWriter(rootFd, staged.temp, writers);
+  const tree = new TreeWriter(rootFd, root, writers, overlay);
   // Threads take tens of ms to boot: for a big input, boot them while the first entries go by.
   if (writers > 0 && (input.size ?? 0) >= EAGER_POOL_BYTES) tree.startPool();
   const source = tree.chunkBufferSource();

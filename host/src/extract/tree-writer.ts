@@ -2,7 +2,7 @@
 // (--same-permissions --numeric-owner --xattrs) and none of its escapes: every path is opened
 // relative to a directory fd resolved without symlinks, the final component is never followed,
 // and an entry whose parent is a symlink or a file in the tree is refused.
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import * as libc from '../../../native/src/libc.js';
 import type { TarEntry } from '../core/tar.js';
 import { DirResolver, splitParent } from './dir-resolver.js';
@@ -66,7 +66,14 @@ export class TreeWriter {
   private open: OpenFile | undefined;
   private filesSeen = 0;
 
-  constructor(private readonly rootFd: number, private readonly rootPath: string, private readonly writers: number) {
+  /**
+   * overlay: the root already holds a tree (an earlier layer) that this archive's entries replace,
+   * node by node, as appc dependencies are rendered. Without it the root starts empty.
+   */
+  constructor(
+    private readonly rootFd: number, private readonly rootPath: string, private readonly writers: number,
+    private readonly overlay = false,
+  ) {
     this.resolver = new DirResolver(rootFd);
     this.policy = { chown: process.geteuid?.() === 0, umask: readUmask() };
   }
@@ -150,7 +157,7 @@ export class TreeWriter {
 
   /** Clears the way for a new node at rel when the archive already put something there. */
   private async replace(rel: string, pfd: number, name: string, newIsDir: boolean): Promise<EntryFailure | undefined> {
-    const k = this.known.get(rel);
+    const k = this.known.get(rel) ?? (this.overlay ? this.onDisk(pfd, name, rel) : undefined);
     if (k === undefined || (k === 'dir' && newIsDir)) return undefined;
     // The old node may still be in a writer thread's queue, or be a directory a thread has cached.
     const poolFail = await this.drainPool();
@@ -163,6 +170,19 @@ export class TreeWriter {
     if (k === 'dir') this.forgetDirs();
     this.known.delete(rel);
     return undefined;
+  }
+
+  /** What an earlier layer left at pfd/name, looked at without following it; recorded as known. */
+  private onDisk(pfd: number, name: string, rel: string): Known | undefined {
+    const fd = libc.openat(pfd, name, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC);
+    if (fd < 0) return undefined;
+    try {
+      const k: Known = fstatSync(fd).isDirectory() ? 'dir' : 'nondir';
+      this.known.set(rel, k);
+      return k;
+    } finally {
+      libc.close(fd);
+    }
   }
 
   private forgetDirs(): void {
@@ -289,7 +309,7 @@ export class TreeWriter {
   private async addHardlink(e: TarEntry, parent: string, name: string): Promise<EntryFailure | undefined> {
     const target = e.linkTarget;
     const k = this.known.get(target);
-    if (k === undefined) return { path: e.path, kind: 'unsafe', why: `it links to ${target}, which the archive has not created before it` };
+    if (k === undefined && !this.overlay) return { path: e.path, kind: 'unsafe', why: `it links to ${target}, which the archive has not created before it` };
     if (k === 'dir') return { path: e.path, kind: 'unsafe', why: `it links to the directory ${target}` };
     if (this.pooled.has(target)) {
       const f = await this.drainPool();

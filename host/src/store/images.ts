@@ -187,18 +187,6 @@ export class ImageStore {
     });
   }
 
-  /** The rendered rootfs of an image, rendering it from its blob first if needed (root only). */
-  async render(record: ImageRecord): Promise<Result<string, TspodError>> {
-    const rootfs = join(treePath(this.paths, record.id), 'rootfs');
-    if (record.rendered && existsSync(rootfs)) return ok(rootfs);
-    if (process.geteuid?.() !== 0) {
-      return err(tspodError(ErrorCodes.PERMISSION, `render image ${record.id}`, 'rendering restores owners and device nodes, which needs root',
-        'run the command as root'));
-    }
-    const again = await this.importAci(blobPath(this.paths, record.id), { source: record.source, signers: record.signers, latest: record.latest, render: true });
-    return again.map(() => rootfs);
-  }
-
   blobOf(record: ImageRecord): string {
     return blobPath(this.paths, record.id);
   }
