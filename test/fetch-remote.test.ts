@@ -83,6 +83,39 @@ describe('fetch over HTTPS and discovery', { skip: needsRoot }, () => {
     assert.deepEqual(readdirSync(join(data, 'tmp')).filter((n) => !n.startsWith('.')), [], 'downloads cleaned up');
   });
 
+  test('an expired cache revalidates with If-None-Match and a 304 reuses the stored image', async () => {
+    const data = join(work, 'data-304');
+    await trust(data);
+    const path = '/images/revalidate.aci';
+    server.routes.set(path, { kind: 'file', body: aciBytes, etag: '"r1"', cacheControl: 'no-cache' });
+    server.routes.set(`${path}.asc`, { kind: 'file', body: readFileSync(join(work, 'busybox.aci.asc')) });
+    const first = await tspod(data, ['fetch', server.url(path)]);
+    assert.equal(first.status, 0, first.stderr);
+    const second = await tspod(data, ['fetch', server.url(path)]);
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(second.stdout, first.stdout);
+    const gets = server.requestsFor(path);
+    assert.equal(gets.at(-1)!.headers['if-none-match'], '"r1"');
+  });
+
+  test('a download cut off mid-way fails, and the next fetch resumes it with Range', async () => {
+    const data = join(work, 'data-resume');
+    await trust(data);
+    const path = '/images/resume.aci';
+    const route = { kind: 'file' as const, body: aciBytes, etag: '"z1"', dropAfter: 300_000 };
+    server.routes.set(path, route);
+    server.routes.set(`${path}.asc`, { kind: 'file', body: readFileSync(join(work, 'busybox.aci.asc')) });
+    const cut = await tspod(data, ['fetch', server.url(path)]);
+    assert.equal(cut.status, 254, 'the first attempt fails');
+    assert.match(cut.stderr, /TSPOD_E_FETCH/);
+    delete (route as { dropAfter?: number }).dropAfter;
+    const resumed = await tspod(data, ['fetch', server.url(path)]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const last = server.requestsFor(path).at(-1)!;
+    assert.equal(last.headers.range, 'bytes=300000-');
+    assert.match(resumed.stdout, /^sha512-/);
+  });
+
   test('plain http is refused without --insecure-options=http', async () => {
     const r = await tspod(join(work, 'data-http'), ['fetch', `http://127.0.0.1:${server.port}/x.aci`]);
     assert.equal(r.status, 254);
