@@ -142,6 +142,19 @@ describe('fetch over HTTPS and discovery', { skip: needsRoot }, () => {
     assert.match(list[0]!.source, /^https:\/\/localhost:\d+\/images\//);
   });
 
+  test('trust --prefix without a key file reviews and trusts the keys discovery offers', async () => {
+    const data = join(work, 'data-trust-disc');
+    const refused = await tspod(data, ['trust', '--prefix', NAME]);
+    assert.equal(refused.status, 254, 'no terminal to confirm the fingerprint');
+    assert.match(refused.stderr, /pubkeys\.asc/);
+    assert.ok(refused.stderr.toLowerCase().replace(/ /g, '').includes(key.fingerprint), 'the fingerprint is shown for review');
+    const r = await tspod(data, ['trust', '--prefix', NAME, '--skip-fingerprint-review']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(work, 'conf-data-trust-disc', 'trustedkeys', 'prefix.d', NAME, key.fingerprint)));
+    const fetched = await tspod(data, ['fetch', `${NAME}:1.35.0`]);
+    assert.equal(fetched.status, 0, fetched.stderr);
+  });
+
   test('a server that sends another image than the one asked for is refused', async () => {
     const data = join(work, 'data-wrong');
     await trust(data);

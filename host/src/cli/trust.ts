@@ -10,6 +10,10 @@
 // (--local-config); system keys (--system-config) are only read, and `rm` masks them.
 import { createInterface, type Interface } from 'node:readline';
 import { stat } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { ok, err, type Result } from '../result.js';
 import { parseArgs } from 'node:util';
 import { ErrorCodes, describeErrno, exitCodeFor, tspodError, type TspodError } from '../errors.js';
 import {
@@ -19,7 +23,8 @@ import {
 import { fail, usageError, type CommandContext } from './command.js';
 
 const HELP = `Usage:
-  tspod trust --prefix PREFIX [--skip-fingerprint-review] KEY.asc...
+  tspod trust --prefix PREFIX [--skip-fingerprint-review] [KEY.asc...]
+      (no KEY: the keys that meta discovery offers for PREFIX, fetched over HTTPS)
   tspod trust --root [--skip-fingerprint-review] KEY.asc...
   tspod trust list [--format text|json]
   tspod trust rm FINGERPRINT...
@@ -108,8 +113,17 @@ async function runAdd(ctx: CommandContext, argv: string[]): Promise<number> {
     const problem = prefixProblem(values.prefix);
     if (problem !== null) return fail(ctx, usageError('trust', `the prefix ${JSON.stringify(values.prefix)}: ${problem}`));
   }
+  if (positionals.length === 0 && values.prefix === undefined) {
+    return fail(ctx, usageError('trust', 'expected one or more public key files (KEY.asc)'));
+  }
+  let discovered: { dir: string; files: string[] } | undefined;
   if (positionals.length === 0) {
-    return fail(ctx, usageError('trust', 'expected one or more public key files (KEY.asc); keys found by discovery are offered when fetching'));
+    // rkt's `trust --prefix NAME` without a key: the keys meta discovery offers (ac-discovery-pubkeys),
+    // over HTTPS, each still shown for review before it is trusted.
+    const found = await discoverKeys(ctx, values.prefix!);
+    if (found.isErr()) return fail(ctx, found.error);
+    discovered = found.value;
+    positionals.push(...found.value.files);
   }
   const target: TrustTarget = values.prefix !== undefined ? { prefix: values.prefix } : { root: true };
   const skipReview = values['skip-fingerprint-review'] === true;
@@ -163,7 +177,34 @@ async function runAdd(ctx: CommandContext, argv: string[]): Promise<number> {
   } finally {
     rl?.close();
     if (rl) process.stdin.pause();
+    if (discovered) rmSync(discovered.dir, { recursive: true, force: true });
   }
+}
+
+/** Downloads the keys discovery offers for prefix into a private temp dir. */
+async function discoverKeys(ctx: CommandContext, prefix: string): Promise<Result<{ dir: string; files: string[] }, TspodError>> {
+  const { discover } = await import('../fetch/discovery.js');
+  const { downloadToFile } = await import('../fetch/http.js');
+  const insecure = { http: ctx.globals.insecure.has('pubkey') || ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') };
+  const port = Number(process.env['TSPOD_DISCOVERY_PORT']) || undefined;
+  const found = await discover(prefix, {}, { insecure, want: 'pubkeys', ...(port && { port }) });
+  if (found.isErr()) return err(found.error);
+  if (found.value.pubkeys.length === 0) {
+    return err(tspodError(ErrorCodes.DISCOVERY, `discover keys for ${prefix}`, 'discovery offers no keys (ac-discovery-pubkeys)', 'get the key file from the publisher and pass it'));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tspod-trust-'));
+  const files: string[] = [];
+  for (const [i, url] of found.value.pubkeys.entries()) {
+    const dest = join(dir, `${i}-${basename(new URL(url).pathname) || 'key'}`);
+    ctx.stderr.write(`Downloading key from ${url}\n`);
+    const got = await downloadToFile(url, { dest, insecure });
+    if (got.isErr()) {
+      rmSync(dir, { recursive: true, force: true });
+      return err(got.error);
+    }
+    files.push(dest);
+  }
+  return ok({ dir, files });
 }
 
 async function runList(ctx: CommandContext, argv: string[]): Promise<number> {
