@@ -472,7 +472,7 @@ describe('tspod trust', () => {
       assert.match(r.stderr, /AC Identifier/);
     }
     assert.equal(trust(c, ['--prefix', NAME, '--root', keyFile]).status, 2);
-    assert.equal(trust(c, ['--prefix', NAME]).status, 2);
+    assert.equal(trust(c, ['--root']).status, 2, 'a root key must be given as a file');
     assert.equal(trust(c, ['list', '--format', 'yaml']).status, 2);
     assert.equal(trust(c, ['rm', 'not-a-fingerprint']).status, 2);
     const secret = join(work, 'alice-secret.asc');
