@@ -165,6 +165,13 @@ export async function keyUnusableReason(key: Key, date: Date = new Date(), keyID
  * secret keys (a trust store never holds them). Does not check expiry or revocation: see
  * keyUnusableReason.
  */
+/** Every key in an armored or binary key file; throws openpgp's error on anything else. */
+export async function readKeys(openpgp: OpenPGP, bytes: Uint8Array): Promise<Key[]> {
+  return looksArmored(bytes)
+    ? openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
+    : openpgp.readKeys({ binaryKeys: bytes });
+}
+
 export async function parsePublicKey(bytes: Uint8Array, what: string, name: string): Promise<Result<PublicKey, TspodError>> {
   const openpgp = await loadOpenpgp();
   const armored = looksArmored(bytes);
@@ -175,9 +182,7 @@ export async function parsePublicKey(bytes: Uint8Array, what: string, name: stri
   }
   let keys: Key[];
   try {
-    keys = armored
-      ? await openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
-      : await openpgp.readKeys({ binaryKeys: bytes });
+    keys = await readKeys(openpgp, bytes);
   } catch (e) {
     return err(tspodError(ErrorCodes.KEY_INVALID, what, `${name} is not an OpenPGP public key: ${errorText(e)}`,
       'pass an armored (or binary) public key: `gpg --armor --export FINGERPRINT > KEY.asc`', e));

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Key, PartialConfig, PrivateKey } from 'openpgp';
 import { ErrorCodes, describeErrno, tspodError, type TspodError } from '../errors.js';
 import { ok, err, ResultAsync, type Result } from '../result.js';
-import { armorType, describeKey, keyUnusableReason, loadOpenpgp, looksArmored, type OpenPGP } from './keystore.js';
+import { armorType, describeKey, keyUnusableReason, loadOpenpgp, looksArmored, readKeys, type OpenPGP } from './keystore.js';
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -24,9 +24,7 @@ async function parseSecretKey(openpgp: OpenPGP, bytes: Uint8Array, passphrase: s
   }
   let keys: Key[];
   try {
-    keys = armored
-      ? await openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
-      : await openpgp.readKeys({ binaryKeys: bytes });
+    keys = await readKeys(openpgp, bytes);
   } catch (e) {
     return keyErr(`the key is not an OpenPGP secret key: ${errorText(e)}`, EXPORT_HINT, e);
   }
