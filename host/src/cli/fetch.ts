@@ -130,7 +130,8 @@ async function fetchDependencies(ctx: CommandContext, store: ImageStore, image: 
 async function locate(ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined): Promise<Result<Located | string, TspodError>> {
   if (image.startsWith('file://')) return localAci(fileURLToPath(image), signature);
   if (/^https?:\/\//.test(image)) return downloadAci(ctx, store, image, image.replace(/(\.aci)?$/, '.aci.asc'), undefined);
-  if (existsSync(image) || image.endsWith('.aci') || image.includes('/') && image.startsWith('.')) return localAci(image, signature);
+  // A path: it exists, or looks like one (./x, ../x, /x, *.aci); anything else is an appc name.
+  if (existsSync(image) || image.endsWith('.aci') || /^\.{0,2}\//.test(image)) return localAci(image, signature);
   return discoverAci(ctx, store, image);
 }
 
