@@ -299,6 +299,36 @@ describe('image store', { skip: needsRoot }, () => {
     assert.equal(run(data, ['fsck']).status, 0);
   });
 
+  test('a fetch killed at any point leaves the old state or the new one, never a broken image', async () => {
+    const data = join(work, 'data-kill');
+    const bigLayout = join(work, 'big-layout');
+    mkdirSync(join(bigLayout, 'rootfs', 'data'), { recursive: true });
+    for (let i = 0; i < 200; i++) writeFileSync(join(bigLayout, 'rootfs', 'data', `f${i}`), Buffer.alloc(100_000, i));
+    writeFileSync(join(bigLayout, 'manifest'), JSON.stringify({ ...manifest(), name: 'example.com/big' }));
+    const big = join(work, 'big.aci');
+    sh('actool', ['build', '--overwrite', '--no-compression', bigLayout, big]);
+    const { spawn } = await import('node:child_process');
+    const flags = ['--dir', data, '--local-config', join(work, 'conf'), '--system-config', join(work, 'sysconf'), '--insecure-options=image'];
+    for (const delayMs of [40, 90, 150, 220, 300, 400]) {
+      const child = spawn(process.execPath, [TSPOD, ...flags, 'fetch', big], { stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      await new Promise((r) => setTimeout(r, delayMs));
+      child.kill('SIGKILL');
+      await exited;
+      const images = JSON.parse(run(data, ['image', 'list', '--format', 'json']).stdout) as Array<{ id: string }>;
+      assert.ok(images.length <= 1, 'zero or one image');
+      // Whatever is visible is whole: fsck may only report leftovers nobody points at.
+      const check = run(data, ['fsck']);
+      for (const line of check.stdout.split('\n').filter((l) => l.startsWith('problem:'))) {
+        assert.match(line, /without an image record/, `after a kill at ${delayMs} ms: ${line}`);
+      }
+      assert.equal(run(data, ['fsck', '--repair']).status, 0);
+    }
+    const again = run(data, ['fetch', big], { insecure: true });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(run(data, ['fsck']).status, 0);
+  });
+
   test('a member of the tspod group fetches without root; root renders later', () => {
     spawnSync('groupadd', ['-f', 'tspod']);
     spawnSync('useradd', ['-M', '-N', '-g', 'tspod', 'tspod-test-user']);

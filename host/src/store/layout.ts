@@ -1,6 +1,7 @@
 // Where the store keeps things under the data dir (docs/store.md). Every path helper takes the
 // data dir as an argument, so tests can use a temporary one.
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from './records.js';
 import { join } from 'node:path';
 import { ok, err, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
@@ -84,12 +85,11 @@ export function ensureStore(p: StorePaths): Result<void, TspodError> {
       }
       setOwner(p.trees, gid, 0o2750);
     }
-    ensureVersion(p);
-    return ok(undefined);
   } catch (e) {
     return err(tspodError(ErrorCodes.PERMISSION, `prepare the store in ${p.dir}`, describeErrno(e),
       'run as root once to create it, or be a member of the tspod group; or pick another --dir'));
   }
+  return ensureVersion(p);
 }
 
 function setOwner(dir: string, gid: number, mode: number): void {
@@ -97,12 +97,20 @@ function setOwner(dir: string, gid: number, mode: number): void {
   chmodSync(dir, mode);
 }
 
-function ensureVersion(p: StorePaths): void {
+/** The format stamp, written atomically: processes creating a store at once never see it half-written. */
+function ensureVersion(p: StorePaths): Result<void, TspodError> {
+  let text: string;
   try {
-    const v = Number(readFileSync(p.version, 'utf8').trim());
-    if (v !== STORE_FORMAT) throw new Error(`store format ${v} is not ${STORE_FORMAT}`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    writeFileSync(p.version, `${STORE_FORMAT}\n`, { mode: 0o664 });
+    text = readFileSync(p.version, 'utf8');
+  } catch {
+    try {
+      writeFileAtomic(p.version, Buffer.from(`${STORE_FORMAT}\n`));
+      return ok(undefined);
+    } catch (e) {
+      return err(tspodError(ErrorCodes.PERMISSION, `prepare the store in ${p.dir}`, describeErrno(e), 'run as root once to create it'));
+    }
   }
+  if (text.trim() === String(STORE_FORMAT)) return ok(undefined);
+  return err(tspodError(ErrorCodes.STORE, `open the store in ${p.dir}`, `its format is ${JSON.stringify(text.trim())}, and this tspod reads format ${STORE_FORMAT}`,
+    'use the tspod version that made it, or another --dir'));
 }
