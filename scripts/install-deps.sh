@@ -13,6 +13,8 @@ PACKAGES=(
   appc-spec                 # actool: the appc peer that builds, validates and cat-manifests ACIs
   gnupg                     # gpg: signs test images and verifies what tspod signs
   openssl                   # a throwaway CA and server certificate for the HTTPS tests
+  docker-registry           # the real registry v2 server the OCI registry tests pull from
+  skopeo umoci              # push/inspect OCI and Docker images; build layered OCI images
 )
 
 missing=()
