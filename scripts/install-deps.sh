@@ -15,6 +15,7 @@ PACKAGES=(
   openssl                   # a throwaway CA and server certificate for the HTTPS tests
   docker-registry           # the real registry v2 server the OCI registry tests pull from
   skopeo umoci              # push/inspect OCI and Docker images; build layered OCI images
+  zstd                      # zstd-compressed OCI layers (through zstd -dc)
 )
 
 missing=()

@@ -16,7 +16,9 @@ export type EntryRoute =
   | { readonly kind: 'write'; readonly entry: TarEntry }
   | { readonly kind: 'capture' }
   | { readonly kind: 'skip' }
-  | { readonly kind: 'refuse'; readonly why: string };
+  | { readonly kind: 'refuse'; readonly why: string }
+  /** An OCI whiteout: remove what earlier layers put at path (opaque: inside the directory path). */
+  | { readonly kind: 'whiteout'; readonly path: string; readonly opaque: boolean };
 
 /** Captured files (e.g. an ACI's manifest) are small by nature; bigger ones are refused. */
 export const MAX_CAPTURE_BYTES = 1 << 20;
@@ -242,6 +244,11 @@ async function feedChunk(
       continue;
     }
     if (route.kind === 'skip' || !tree) continue;
+    if (route.kind === 'whiteout') {
+      const w = await tree.whiteout(route.path, route.opaque, e.path);
+      if (w) return entryError(archive, w);
+      continue;
+    }
     const f = await tree.add(route.entry, data);
     if (f) return entryError(archive, f);
   }

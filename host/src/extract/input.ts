@@ -1,4 +1,4 @@
-// The decompressed byte stream of an archive (plain tar or gzip, told apart by magic bytes),
+// The decompressed byte stream of an archive (plain tar, gzip, bzip2, xz or zstd, told apart by magic bytes),
 // from a file or stdin, counting the compressed bytes read so bombs can be spotted early.
 // A plain file is read with readSync into one reused buffer: every consumer (walker, hasher,
 // file writes, the writer pool's batch copy) is done with a chunk before the next is read.
@@ -11,7 +11,7 @@ export const CHUNK_SIZE = 1 << 20;
 /** Plain files are read in bigger chunks: each may go whole to a writer thread. */
 export const FILE_CHUNK_SIZE = 4 << 20;
 
-export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz';
+export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
 export interface ArchiveInput {
   readonly compression: Compression;
@@ -29,6 +29,16 @@ const isGzip = (head: Uint8Array): boolean => head.length >= 2 && head[0] === 0x
 const isBzip2 = (head: Uint8Array): boolean => head.length >= 3 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68;
 const isXz = (head: Uint8Array): boolean =>
   head.length >= 6 && head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0;
+const isZstd = (head: Uint8Array): boolean => head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
+
+/** What the first bytes (at least 6 when the input has them) say the archive is compressed with. */
+export function compressionOf(head: Uint8Array): Compression {
+  if (isGzip(head)) return 'gzip';
+  if (isBzip2(head)) return 'bzip2';
+  if (isXz(head)) return 'xz';
+  if (isZstd(head)) return 'zstd';
+  return 'none';
+}
 
 /** A decompression failure, for the caller's error message (gzip's come from zlib as Z_* codes). */
 export class DecompressError extends Error {
@@ -53,10 +63,10 @@ function openFile(path: string): ArchiveInput {
     closeSync(fd);
     throw e;
   }
-  const head = buf.subarray(0, first);
-  if (isGzip(head) || isBzip2(head) || isXz(head)) {
+  const compression = compressionOf(buf.subarray(0, first));
+  if (compression !== 'none') {
     const source = createReadStream(path, { fd, highWaterMark: CHUNK_SIZE, start: 0 });
-    return isGzip(head) ? gunzipped(source, size) : viaTool(source, size, isXz(head) ? 'xz' : 'bzip2');
+    return compression === 'gzip' ? gunzipped(source, size) : viaTool(source, size, compression);
   }
   let raw = 0;
   let closed = false;
@@ -115,10 +125,11 @@ function gunzipped(source: Readable, size: number | undefined): ArchiveInput {
 }
 
 /**
- * bzip2 and xz (rare for ACIs, allowed by the spec) through Debian's own tools: the file is
- * piped through `bzip2 -dc` / `xz -dc`, counting what goes in so the bomb check still works.
+ * bzip2 and xz (rare for ACIs, allowed by the spec) and zstd (OCI layers) through Debian's own
+ * tools: the file is piped through `bzip2 -dc` / `xz -dc` / `zstd -dc`, counting what goes in so
+ * the bomb check still works.
  */
-function viaTool(source: Readable, size: number | undefined, tool: 'bzip2' | 'xz'): ArchiveInput {
+function viaTool(source: Readable, size: number | undefined, tool: 'bzip2' | 'xz' | 'zstd'): ArchiveInput {
   let raw = 0;
   const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

@@ -2,7 +2,7 @@
 // (--same-permissions --numeric-owner --xattrs) and none of its escapes: every path is opened
 // relative to a directory fd resolved without symlinks, the final component is never followed,
 // and an entry whose parent is a symlink or a file in the tree is refused.
-import { fstatSync, readFileSync } from 'node:fs';
+import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as libc from '../../../native/src/libc.js';
 import type { TarEntry } from '../core/tar.js';
 import { DirResolver, splitParent } from './dir-resolver.js';
@@ -65,6 +65,8 @@ export class TreeWriter {
   private pool: WriterPool | undefined;
   private open: OpenFile | undefined;
   private filesSeen = 0;
+  /** Overlay only: every path this archive put in the tree, with its ancestors; whiteouts spare them. */
+  private readonly mine = new Set<string>(['.']);
 
   /**
    * overlay: the root already holds a tree (an earlier layer) that this archive's entries replace,
@@ -88,6 +90,7 @@ export class TreeWriter {
   /** Handles one entry; `data` holds whatever of its bytes the current chunk has (maybe all). */
   async add(e: TarEntry, data: Uint8Array): Promise<EntryFailure | undefined> {
     if (e.path === '.') return this.rootEntry(e);
+    if (this.overlay) this.markMine(e.path);
     const [parent, name] = splitParent(e.path);
     const parentFail = this.ensureDir(parent, e.path);
     if (parentFail) return parentFail;
@@ -327,6 +330,114 @@ export class TreeWriter {
     this.known.set(e.path, 'nondir');
     this.counts.hardlinks++;
     return undefined;
+  }
+
+  // ---- whiteouts (OCI layers) ---------------------------------------------------------------
+
+  private markMine(rel: string): void {
+    for (let r = rel; r !== '.' && !this.mine.has(r); r = splitParent(r)[0]) this.mine.add(r);
+  }
+
+  /**
+   * An OCI whiteout, from the entry `entry`: removes what earlier layers put at `target` (opaque:
+   * everything earlier layers put inside the directory `target`). What this archive wrote, before
+   * or after the whiteout, stays. Nothing is followed: the parent is resolved without symlinks (one
+   * on the way is refused), the final component is unlinked, never opened through, and directories
+   * are emptied through fds opened with O_NOFOLLOW. Without overlay there is no earlier layer.
+   */
+  async whiteout(target: string, opaque: boolean, entry: string): Promise<EntryFailure | undefined> {
+    if (!this.overlay) return undefined;
+    const [parent, name] = opaque ? [target, ''] : splitParent(target);
+    const pfd = this.resolver.open(parent);
+    if (pfd < 0) return this.whiteoutParentFailure(parent, pfd, entry);
+    // The writer threads must not be inside a directory being emptied, and their cached fds go stale.
+    const poolFail = await this.drainPool();
+    if (poolFail) return poolFail;
+    const removed = { dirs: false };
+    const f = opaque ? this.clearLower(pfd, target, entry, removed) : this.removeLower(pfd, name, target, entry, removed);
+    if (removed.dirs) this.forgetDirs();
+    return f;
+  }
+
+  /** The parent of a whiteout could not be opened: missing is fine (nothing to hide), a symlink is not. */
+  private whiteoutParentFailure(parent: string, r: number, entry: string): EntryFailure | undefined {
+    if (r === -libc.errno.ENOENT) return undefined;
+    if (r !== -libc.errno.ELOOP && r !== -libc.errno.ENOTDIR && r !== -libc.errno.EXDEV) {
+      return { path: entry, kind: 'io', why: `cannot open ${parent}: ${libc.errnoName(r)}` };
+    }
+    // Find the first component that is not a directory: a plain file hides nothing below it.
+    const parts = parent.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const up = i === 0 ? '.' : parts.slice(0, i).join('/');
+      const ufd = this.resolver.open(up);
+      if (ufd < 0) break;
+      const fd = libc.openat(ufd, parts[i]!, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC);
+      if (fd < 0) return fd === -libc.errno.ENOENT ? undefined : { path: entry, kind: 'io', why: `cannot open ${parent}: ${libc.errnoName(fd)}` };
+      let st;
+      try {
+        st = fstatSync(fd);
+      } finally {
+        libc.close(fd);
+      }
+      if (st.isDirectory()) continue;
+      if (!st.isSymbolicLink()) return undefined;
+      break;
+    }
+    return { path: entry, kind: 'unsafe', why: `its parent ${parent} is a symlink; tspod never removes through symlinks` };
+  }
+
+  /** Removes dirFd/name (rel) unless this archive wrote it; a directory it wrote keeps only its own content. */
+  private removeLower(dirFd: number, name: string, rel: string, entry: string, removed: { dirs: boolean }): EntryFailure | undefined {
+    const io = (op: string, r: number): EntryFailure => ({ path: entry, kind: 'io', why: `${op} ${rel} failed: ${libc.errnoName(r)}` });
+    if (this.mine.has(rel)) {
+      if (this.known.get(rel) !== 'dir') return undefined;
+      return this.withDirFd(dirFd, name, rel, entry, (fd) => this.clearLower(fd, rel, entry, removed));
+    }
+    const r = libc.unlinkat(dirFd, name, false);
+    if (r === 0 || r === -libc.errno.ENOENT) {
+      this.known.delete(rel);
+      return undefined;
+    }
+    if (r !== -libc.errno.EISDIR) return io('unlink', r);
+    const inner = this.withDirFd(dirFd, name, rel, entry, (fd) => this.clearLower(fd, rel, entry, removed));
+    if (inner) return inner;
+    const d = libc.unlinkat(dirFd, name, true);
+    if (d < 0 && d !== -libc.errno.ENOENT) return io('rmdir', d);
+    this.known.delete(rel);
+    removed.dirs = true;
+    return undefined;
+  }
+
+  /** Applies removeLower to every child of the directory dirFd (rel). */
+  private clearLower(dirFd: number, rel: string, entry: string, removed: { dirs: boolean }): EntryFailure | undefined {
+    let names: string[];
+    try {
+      // The /proc link names the directory the fd holds, wherever it is now: no path is resolved again.
+      names = readdirSync(`/proc/self/fd/${dirFd}`);
+    } catch (e) {
+      return { path: entry, kind: 'io', why: `cannot list ${rel}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
+    }
+    for (const n of names) {
+      const f = this.removeLower(dirFd, n, rel === '.' ? n : `${rel}/${n}`, entry, removed);
+      if (f) return f;
+    }
+    return undefined;
+  }
+
+  private withDirFd(
+    dirFd: number, name: string, rel: string, entry: string, body: (fd: number) => EntryFailure | undefined,
+  ): EntryFailure | undefined {
+    const fd = libc.openat(dirFd, name, libc.O_RDONLY | libc.O_DIRECTORY | libc.O_NOFOLLOW | libc.O_CLOEXEC);
+    if (fd < 0) {
+      // It was a directory a moment ago: a swap for a symlink is refused, never followed.
+      const kind = fd === -libc.errno.ELOOP || fd === -libc.errno.ENOTDIR ? 'unsafe' : 'io';
+      return { path: entry, kind, why: `cannot open the directory ${rel}: ${libc.errnoName(fd)}` };
+    }
+    try {
+      return body(fd);
+    } finally {
+      libc.close(fd);
+    }
   }
 
   // ---- completion ----------------------------------------------------------------------------
