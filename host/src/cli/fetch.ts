@@ -2,7 +2,7 @@
 // order: an image ID in the store, a local .aci (path or file://), an https:// (or, with
 // --insecure-options=http, http://) URL, or an appc name[:version] found by meta discovery.
 // Signatures are verified by default against the keys trusted for the image's name.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,16 +14,22 @@ import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../error
 import type { ImageRecord, ImageStore, Signer } from '../store/images.js';
 import type { ImageManifest } from '../appc/manifest.js';
 import { readRecord, writeRecord } from '../store/records.js';
+import { extractArchive } from '../extract/extract.js';
+import type { StagedOciImage } from '../oci/sources.js';
 
 const HELP = `Usage: tspod fetch [--signature FILE] [--full] IMAGE...
 
 Fetches each IMAGE into the store and prints its image ID. IMAGE is one of:
-  sha512-...                an image already in the store (ID prefix)
+  sha512-..., sha256-...    an image already in the store (ID prefix)
+  docker://[REGISTRY/]NAME[:TAG|@DIGEST]   a Docker/OCI image from a registry (v2 API)
+  docker-archive:PATH       a \`docker save\` archive
+  oci:DIR[:REF], oci-archive:PATH[:REF]    an OCI image layout (or a tar of one)
   ./file.aci, file:///...   a local ACI; its signature is file.aci.asc (or --signature)
   https://host/x.aci        an ACI over HTTPS; its signature is x.aci.asc beside it
   example.com/app[:1.0]     an appc name, found by meta discovery (?ac-discovery=1)
 
 Signatures are verified against the keys trusted for the image name (see \`tspod trust\`).
+Docker/OCI images need --insecure-options=image for now (their blobs' digests are always checked).
 --insecure-options=image skips that; http allows plain HTTP; tls accepts any certificate.
   --signature FILE   the detached signature of a local ACI
   --full             (accepted for rkt compatibility; IDs are always printed whole)
@@ -87,7 +93,8 @@ function warnInsecure(ctx: CommandContext): void {
 async function fetchOne(
   ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined, depth = 0,
 ): Promise<Result<string, TspodError>> {
-  if (image.startsWith('sha512-')) return (await store.resolve(image)).map((r) => r.id);
+  if (image.startsWith('sha512-') || image.startsWith('sha256-')) return (await store.resolve(image)).map((r) => r.id);
+  if (OCI_SOURCE.test(image)) return fetchOci(ctx, store, image);
   const located = await locate(ctx, store, image, signature);
   if (located.isErr()) return err(located.error);
   if (typeof located.value === 'string') return ok(located.value);
@@ -123,6 +130,49 @@ async function fetchDependencies(ctx: CommandContext, store: ImageStore, image: 
     }
   }
   return ok(undefined);
+}
+
+// ---- Docker/OCI images -------------------------------------------------------------------------
+
+const OCI_SOURCE = /^(docker:\/\/|docker-archive:|oci:|oci-archive:)/;
+
+/** Docker/OCI sources: staged in a temp dir (every blob checked against its digest), then stored. */
+async function fetchOci(ctx: CommandContext, store: ImageStore, image: string): Promise<Result<string, TspodError>> {
+  if (!ctx.globals.insecure.has('image')) {
+    return err(tspodError(ErrorCodes.SIG_INVALID, `fetch ${image}`,
+      'Docker/OCI images carry no appc signature, and tspod does not verify simple-signing signatures yet',
+      'pass --insecure-options=image to fetch it unverified (the digests of every blob are still checked)'));
+  }
+  const work = mkdtempSync(join(store.paths.tmp, 'oci-'));
+  try {
+    const staged = await stageOci(ctx, image, work);
+    if (staged.isErr()) return err(staged.error);
+    return (await store.importOci(staged.value, [])).map((r) => r.id);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function stageOci(ctx: CommandContext, image: string, work: string): Promise<Result<StagedOciImage, TspodError>> {
+  const sources = await import('../oci/sources.js');
+  if (image.startsWith('oci:')) return sources.readOciLayout(image.slice('oci:'.length));
+  if (image.startsWith('docker://')) {
+    const { parseDockerReference } = await import('../oci/reference.js');
+    const { RegistryClient } = await import('../oci/registry.js');
+    const ref = parseDockerReference(image);
+    if (ref.isErr()) return err(ref.error);
+    const client = new RegistryClient({ insecure: { http: ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') } });
+    return sources.pullFromRegistry(client, ref.value, work);
+  }
+  // docker-archive:PATH and oci-archive:PATH[:REF] are tars: extracted safely first.
+  const isOciArchive = image.startsWith('oci-archive:');
+  const spec = image.slice(isOciArchive ? 'oci-archive:'.length : 'docker-archive:'.length);
+  const colon = isOciArchive ? spec.indexOf(':', spec.lastIndexOf('/') + 1) : -1;
+  const [archive, ref] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : [spec, undefined];
+  const dir = join(work, 'archive');
+  const extracted = await extractArchive(archive, dir, {});
+  if (extracted.isErr()) return err(extracted.error);
+  return isOciArchive ? sources.readOciLayout(ref ? `${dir}:${ref}` : dir) : sources.readDockerArchiveDir(dir, archive);
 }
 
 // ---- where the bytes come from ----------------------------------------------------------------

@@ -27,6 +27,10 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   if (store.isErr()) return fail(ctx, store.error);
   const image = await store.value.locked(() => store.value.resolve(ref));
   if (image.isErr()) return fail(ctx, image.error);
+  if (image.value.kind === 'oci') {
+    return fail(ctx, tspodError(ErrorCodes.UNSUPPORTED, `export ${ref}`, 'it is a Docker/OCI image, which has no single ACI file',
+      'copy it from its source with skopeo, or render it with `tspod image render`'));
+  }
   try {
     copyFileSync(store.value.blobOf(image.value), out, parsed.values.overwrite ? 0 : constants.COPYFILE_EXCL);
   } catch (e) {

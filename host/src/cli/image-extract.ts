@@ -10,9 +10,9 @@ import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { extractArchive } from '../extract/extract.js';
 import { aciLayout } from '../store/aci-route.js';
 import type { ImageRecord, ImageStore } from '../store/images.js';
-import { renderChain, renderLayers } from '../store/render.js';
+import { renderChain, renderLayers, renderOciLayers } from '../store/render.js';
 import { commitTarget, discardTarget, stageTarget } from '../extract/target.js';
-import { err, type Result } from '../result.js';
+import { ok, err, type Result } from '../result.js';
 
 export function makeExtractCommand(name: 'extract' | 'render') {
   const help = `Usage: tspod image ${name} [--rootfs-only] [--overwrite] IMAGE DIR
@@ -50,6 +50,11 @@ DIR must not exist or be empty. IMAGE is an image ID prefix or name[:version].
         const r = await store.value.locked(() => renderInto(store.value, image.value, dir, parsed.values['rootfs-only'] ?? false));
         return r.isErr() ? fail(ctx, r.error) : 0;
       }
+      if (image.value.kind === 'oci') {
+        // A Docker/OCI image has no single archive: its extraction is its layers applied in order.
+        const r = await store.value.locked(() => renderInto(store.value, image.value, dir, parsed.values['rootfs-only'] ?? false));
+        return r.isErr() ? fail(ctx, r.error) : 0;
+      }
       const options = parsed.values['rootfs-only'] ? { route: aciLayout().route } : {};
       const r = await extractArchive(store.value.blobOf(image.value), dir, options);
       return r.isErr() ? fail(ctx, r.error) : 0;
@@ -59,7 +64,7 @@ DIR must not exist or be empty. IMAGE is an image ID prefix or name[:version].
 
 /** Renders with dependencies into a staging sibling of dir, renamed into place when complete. */
 async function renderInto(store: ImageStore, image: ImageRecord, dir: string, rootfsOnly: boolean): Promise<Result<void, TspodError>> {
-  const chain = await renderChain(store, image);
+  const chain = image.kind === 'oci' ? ok([image]) : await renderChain(store, image);
   if (chain.isErr()) return err(chain.error);
   const staged = stageTarget(dir);
   if (staged.isErr()) return err(staged.error);
@@ -68,7 +73,7 @@ async function renderInto(store: ImageStore, image: ImageRecord, dir: string, ro
     mkdirSync(rootfs);
     writeFileSync(join(staged.value.temp, 'manifest'), image.manifest);
   }
-  const r = await renderLayers(store, chain.value, rootfs);
+  const r = image.kind === 'oci' ? await renderOciLayers(store, image, rootfs) : await renderLayers(store, chain.value, rootfs);
   if (r.isErr()) {
     discardTarget(staged.value);
     return r;

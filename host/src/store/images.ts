@@ -11,7 +11,9 @@ import { extractArchive, scanArchive, type ExtractSummary } from '../extract/ext
 import { parseImageManifest, type ImageManifest } from '../appc/manifest.js';
 import { aciLayout } from './aci-route.js';
 import { withLock } from './lock.js';
-import { blobPath, ensureStore, imageLockPath, imageRecordPath, storePaths, treePath, type StorePaths } from './layout.js';
+import { blobPath, ensureStore, imageLockPath, imageRecordPath, ociBlobPath, storePaths, treePath, type StorePaths } from './layout.js';
+import type { StagedOciImage } from '../oci/sources.js';
+import { appManifestOf } from '../oci/app.js';
 import { listDir, readRecord, writeRecord, fsyncDir } from './records.js';
 
 export interface Signer {
@@ -36,6 +38,12 @@ export interface ImageRecord {
   readonly latest: boolean;
   /** Rendered tree (trees/<id>), absent until rendered by root. */
   readonly rendered: boolean;
+  /** 'oci' for Docker/OCI images (absent for ACIs, the original kind). */
+  readonly kind?: 'aci' | 'oci';
+  /** Docker/OCI: layers in order, kept once by digest in blobs/sha256 and shared between images. */
+  readonly layers?: ReadonlyArray<{ readonly digest: string; readonly mediaType: string; readonly size: number; readonly diffId: string }>;
+  readonly configDigest?: string;
+  readonly manifestDigest?: string;
 }
 
 export interface ImportOptions {
@@ -86,7 +94,8 @@ export class ImageStore {
   async resolve(ref: string): Promise<Result<ImageRecord, TspodError>> {
     const all = await this.list();
     if (all.isErr()) return err(all.error);
-    const matches = ref.startsWith('sha512-') ? all.value.filter((i) => i.id.startsWith(ref)) : byName(all.value, ref);
+    const byId = ref.startsWith('sha512-') || ref.startsWith('sha256-');
+    const matches = byId ? all.value.filter((i) => i.id.startsWith(ref)) : byName(all.value, ref);
     if (matches.length === 1) return ok(matches[0]!);
     const why = matches.length === 0 ? 'no image in the store matches it'
       : `${matches.length} images match it: ${matches.map((m) => m.id.slice(0, 19)).join(', ')}`;
@@ -171,20 +180,59 @@ export class ImageStore {
     return (await writeRecord(imageRecordPath(this.paths, record.id), merged)).map(() => merged);
   }
 
-  /** Removes images: the record first (the image disappears at once), then its tree and blob. */
+  /**
+   * Removes an image: the record first (the image disappears at once), then its tree and the
+   * blobs no other image shares (Docker/OCI layers are shared by digest).
+   */
   async remove(id: string): Promise<Result<void, TspodError>> {
+    const record = await readRecord<ImageRecord>(imageRecordPath(this.paths, id));
+    if (record.isErr()) return err(record.error);
     return withLock(imageLockPath(this.paths, id), 'exclusive', async () => {
       try {
         rmSync(imageRecordPath(this.paths, id), { force: true });
         fsyncDir(this.paths.images);
         rmSync(treePath(this.paths, id), { recursive: true, force: true });
-        rmSync(blobPath(this.paths, id), { force: true });
+        const others = await this.list();
+        const shared = new Set((others.isOk() ? others.value : []).flatMap((r) => this.blobsOf(r)));
+        for (const blob of record.value ? this.blobsOf(record.value) : [blobPath(this.paths, id)]) {
+          if (!shared.has(blob)) rmSync(blob, { force: true });
+        }
         rmSync(imageLockPath(this.paths, id), { force: true });
         return ok(undefined);
       } catch (e) {
         return err(tspodError(ErrorCodes.IO, `remove image ${id}`, describeErrno(e), 'check permissions; `tspod fsck --repair` cleans leftovers'));
       }
     });
+  }
+
+  /** Stores a staged Docker/OCI image: blobs shared by digest, then the record (written last). */
+  async importOci(staged: StagedOciImage, signers: readonly Signer[]): Promise<Result<ImageRecord, TspodError>> {
+    const id = `sha256-${staged.configDigest.slice('sha256:'.length)}`;
+    const app = Buffer.from(JSON.stringify(appManifestOf(staged.config, staged.name, staged.tag)));
+    const now = Date.now();
+    const record: ImageRecord = {
+      id, name: staged.name, labels: staged.tag ? { version: staged.tag } : {}, importedAt: now, lastUsed: now,
+      size: staged.layers.reduce((n, l) => n + l.size, 0), compression: 'none', manifest: app, source: staged.source,
+      signers, latest: staged.tag === undefined || staged.tag === 'latest', rendered: false, kind: 'oci',
+      layers: staged.layers.map(({ digest, mediaType, size, diffId }) => ({ digest, mediaType, size, diffId })),
+      configDigest: staged.configDigest, ...(staged.manifestDigest && { manifestDigest: staged.manifestDigest }),
+    };
+    return withLock(imageLockPath(this.paths, id), 'exclusive', async () => {
+      try {
+        for (const [digest, path] of [[staged.configDigest, staged.configPath], ...staged.layers.map((l) => [l.digest, l.path])] as Array<[string, string]>) {
+          await copyIfMissing(path, ociBlobPath(this.paths, digest), this.paths.tmp);
+        }
+      } catch (e) {
+        return err(tspodError(ErrorCodes.IO, `store image ${staged.source}`, describeErrno(e), 'check free space and permissions of the data directory', e));
+      }
+      return (await writeRecord(imageRecordPath(this.paths, id), record)).map(() => record);
+    });
+  }
+
+  /** The blob files an image's record points at. */
+  blobsOf(record: ImageRecord): string[] {
+    if (record.kind !== 'oci') return [blobPath(this.paths, record.id)];
+    return [record.configDigest!, ...record.layers!.map((l) => l.digest)].map((d) => ociBlobPath(this.paths, d));
   }
 
   blobOf(record: ImageRecord): string {
@@ -201,6 +249,16 @@ function byName(images: ImageRecord[], ref: string): ImageRecord[] {
   const latest = same.filter((i) => i.latest);
   const pool = latest.length > 0 ? latest : same;
   return [pool.reduce((a, b) => (b.importedAt > a.importedAt ? b : a))];
+}
+
+/** Copies a blob into place via a temp file and rename, unless an image already shares it. */
+async function copyIfMissing(from: string, to: string, tmp: string): Promise<void> {
+  if (existsSync(to)) return;
+  mkdirSync(dirname(to), { recursive: true });
+  const part = join(tmp, `blob-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  await copyFile(from, part);
+  renameSync(part, to);
+  fsyncDir(dirname(to));
 }
 
 function placeIfMissing(from: string, to: string): void {

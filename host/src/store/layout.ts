@@ -13,6 +13,8 @@ export interface StorePaths {
   readonly lock: string;
   readonly version: string;
   readonly blobs: string;
+  /** Docker/OCI blobs (layers, configs) by sha256 digest, shared between images. */
+  readonly ociBlobs: string;
   readonly images: string;
   readonly remotes: string;
   readonly trees: string;
@@ -27,6 +29,7 @@ export function storePaths(dir: string): StorePaths {
     lock: join(dir, 'store.lock'),
     version: join(store, 'version'),
     blobs: join(store, 'blobs', 'sha512'),
+    ociBlobs: join(store, 'blobs', 'sha256'),
     images: join(store, 'images'),
     remotes: join(store, 'remotes'),
     trees: join(store, 'trees'),
@@ -43,6 +46,12 @@ export function idHex(id: string): string {
 export function blobPath(p: StorePaths, id: string): string {
   const hex = idHex(id);
   return join(p.blobs, hex.slice(0, 2), hex);
+}
+
+/** An OCI blob by digest ('sha256:' + hex). */
+export function ociBlobPath(p: StorePaths, digest: string): string {
+  const hex = digest.slice(digest.indexOf(':') + 1);
+  return join(p.ociBlobs, hex.slice(0, 2), hex);
 }
 
 export function imageRecordPath(p: StorePaths, id: string): string {
@@ -76,11 +85,11 @@ export function ensureStore(p: StorePaths): Result<void, TspodError> {
     const gid = process.geteuid?.() === 0 ? tspodGid() : undefined;
     mkdirSync(p.dir, { recursive: true });
     if (gid !== undefined) setOwner(p.dir, gid, 0o2750 | 0o070);
-    for (const d of [p.blobs, p.images, p.remotes, p.trees, p.imageLocks, p.tmp]) {
+    for (const d of [p.blobs, p.ociBlobs, p.images, p.remotes, p.trees, p.imageLocks, p.tmp]) {
       mkdirSync(d, { recursive: true });
     }
     if (gid !== undefined) {
-      for (const d of [join(p.dir, 'store'), join(p.dir, 'store', 'blobs'), p.blobs, p.images, p.remotes, p.imageLocks, p.tmp]) {
+      for (const d of [join(p.dir, 'store'), join(p.dir, 'store', 'blobs'), p.blobs, p.ociBlobs, p.images, p.remotes, p.imageLocks, p.tmp]) {
         setOwner(d, gid, 0o2770);
       }
       setOwner(p.trees, gid, 0o2750);

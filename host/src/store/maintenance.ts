@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { ok, err, type Result } from '../result.js';
 import type { TspodError } from '../errors.js';
 import { scanArchive } from '../extract/extract.js';
-import { blobPath, idHex, treePath } from './layout.js';
+import { blobPath, ociBlobPath, treePath } from './layout.js';
+import { verifyBlobFile } from '../oci/digest.js';
 import { listDir } from './records.js';
 import type { ImageRecord, ImageStore } from './images.js';
 
@@ -37,7 +38,7 @@ export async function gcStore(store: ImageStore, graceMs: number): Promise<Resul
     if (r.isErr()) return err(r.error);
     report.removedImages.push(image.id);
   }
-  const kept = new Set(images.value.map((i) => i.id).filter((id) => !report.removedImages.includes(id)));
+  const kept = images.value.filter((i) => !report.removedImages.includes(i.id));
   for (const o of orphans(store, kept)) {
     rmSync(o.path, { recursive: true, force: true });
     (o.kind === 'tree' ? report.removedTrees : report.removedBlobs).push(o.path);
@@ -66,13 +67,17 @@ interface Orphan {
 }
 
 /** Trees and blobs no record points at: left by a crash between placing them and the record. */
-export function orphans(store: ImageStore, ids: ReadonlySet<string>): Orphan[] {
-  const hexes = new Set([...ids].map(idHex));
+export function orphans(store: ImageStore, records: readonly ImageRecord[]): Orphan[] {
+  const ids = new Set(records.map((r) => r.id));
+  const referenced = new Set(records.flatMap((r) => store.blobsOf(r)));
   const out: Orphan[] = [];
   for (const t of listDir(store.paths.trees)) if (!ids.has(t)) out.push({ kind: 'tree', path: join(store.paths.trees, t) });
-  for (const fan of listDir(store.paths.blobs)) {
-    for (const hex of listDir(join(store.paths.blobs, fan))) {
-      if (!hexes.has(hex)) out.push({ kind: 'blob', path: join(store.paths.blobs, fan, hex) });
+  for (const dir of [store.paths.blobs, store.paths.ociBlobs]) {
+    for (const fan of listDir(dir)) {
+      for (const hex of listDir(join(dir, fan))) {
+        const path = join(dir, fan, hex);
+        if (!referenced.has(path)) out.push({ kind: 'blob', path });
+      }
     }
   }
   return out;
@@ -92,15 +97,23 @@ export async function fsckStore(store: ImageStore): Promise<Result<FsckProblem[]
   if (images.isErr()) return err(images.error);
   const problems: FsckProblem[] = [];
   for (const image of images.value) problems.push(...(await checkImage(store, image)));
-  for (const o of orphans(store, new Set(images.value.map((i) => i.id)))) {
+  for (const o of orphans(store, images.value)) {
     problems.push({ what: `${o.kind} without an image record`, path: o.path, repair: 'remove-path' });
   }
   return ok(problems);
 }
 
 async function checkImage(store: ImageStore, image: ImageRecord): Promise<FsckProblem[]> {
-  const blob = blobPath(store.paths, image.id);
   const bad = (what: string, path: string): FsckProblem[] => [{ what, path, repair: 'remove-image', id: image.id }];
+  if (image.kind === 'oci') {
+    for (const digest of [image.configDigest!, ...image.layers!.map((l) => l.digest)]) {
+      const path = ociBlobPath(store.paths, digest);
+      const v = await verifyBlobFile(path, digest);
+      if (v.isErr()) return bad(`image ${image.id}: blob ${digest.slice(0, 19)}...: ${v.error.why}`, path);
+    }
+    return [];
+  }
+  const blob = blobPath(store.paths, image.id);
   if (!existsSync(blob)) return bad(`image ${image.id}: its blob is missing`, blob);
   const scan = await scanArchive(blob, { digest: 'sha512' });
   if (scan.isErr()) return bad(`image ${image.id}: its blob cannot be read: ${scan.error.why}`, blob);

@@ -8,6 +8,7 @@ import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { extractOver } from '../extract/extract.js';
 import type { Dependency, ImageManifest } from '../appc/manifest.js';
 import { aciLayout } from './aci-route.js';
+import { ociBlobPath } from './layout.js';
 import type { ImageRecord, ImageStore } from './images.js';
 
 const MAX_DEPTH = 16;
@@ -77,4 +78,14 @@ function applyWhitelist(rootfs: string, whitelist: readonly string[]): void {
     if (rel && !ancestors.has(rel) && !keep.has(rel) && readdirSync(join(rootfs, rel)).length === 0) rmdirSync(join(rootfs, rel));
   };
   prune('');
+}
+
+/** A Docker/OCI image: its layers applied in order over `rootfs`, whiteouts and DiffIDs checked. */
+export async function renderOciLayers(store: ImageStore, image: ImageRecord, rootfs: string): Promise<Result<void, TspodError>> {
+  const { applyLayer } = await import('../oci/layer.js');
+  for (const l of image.layers ?? []) {
+    const r = await applyLayer(ociBlobPath(store.paths, l.digest), rootfs, { diffId: l.diffId, mediaType: l.mediaType });
+    if (r.isErr()) return err(r.error);
+  }
+  return ok(undefined);
 }
