@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, TSPOD, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js';
 import { makeTestPki, type TestPki } from './helpers/https-server.js';
@@ -117,6 +117,42 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
     const outB = join(work, 'render-oci-archive');
     assert.equal((await tspod(data, ['image', 'render', '--rootfs-only', b.stdout.trim(), outB])).status, 0);
     assert.equal(snapshot(outB), snapshot(umociRootfs('v1')));
+  });
+
+  test('registry settings in auth.d: a plain-HTTP registry allowed by name, basic credentials', async () => {
+    const authReg = await startRegistry({ dir: join(work, 'registry-auth'), user: { username: 'alice', password: 's3cret' } });
+    try {
+      skopeoPush(authReg, layout, 'v1', 'private/busybox:v1', 'v2s2');
+      const data = join(work, 'data-auth');
+      const conf = join(work, 'conf-auth');
+      const ref = `docker://${authReg.host}/private/busybox:v1`;
+      const fetch = (): Promise<{ status: number | null; stdout: string; stderr: string }> => {
+        const child = spawn(process.execPath, [TSPOD, '--dir', data, '--local-config', conf, '--system-config', join(work, 'none'), '--insecure-options=image', 'fetch', ref]);
+        let out = '';
+        let errText = '';
+        child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+        child.stderr.on('data', (c: Buffer) => { errText += c.toString(); });
+        return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout: out, stderr: errText })));
+      };
+      const plain = await fetch();
+      assert.equal(plain.status, 254);
+      assert.match(plain.stderr, /TSPOD_E_INSECURE/);
+      mkdirSync(join(conf, 'auth.d'), { recursive: true });
+      writeFileSync(join(conf, 'auth.d', '10-insecure.json'), JSON.stringify({ tspodKind: 'insecureRegistries', tspodVersion: 'v1', registries: [authReg.host] }));
+      const noCreds = await fetch();
+      assert.equal(noCreds.status, 254);
+      assert.match(noCreds.stderr, /401|credentials|auth/i);
+      writeFileSync(join(conf, 'auth.d', '20-alice.json'), JSON.stringify({ tspodKind: 'dockerAuth', tspodVersion: 'v1', registries: [authReg.host], credentials: { user: 'alice', password: 's3cret' } }));
+      const good = await fetch();
+      assert.equal(good.status, 0, good.stderr);
+      writeFileSync(join(conf, 'auth.d', '30-bad.json'), '{"tspodKind": "dockerAuth"');
+      const broken = await fetch();
+      assert.equal(broken.status, 254);
+      assert.match(broken.stderr, /TSPOD_E_CONFIG.*|30-bad\.json/);
+      assert.match(broken.stderr, /30-bad\.json/);
+    } finally {
+      await authReg.stop();
+    }
   });
 
   test('without --insecure-options=image it is refused, naming the flag', async () => {

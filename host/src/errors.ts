@@ -45,6 +45,8 @@ export const ErrorCodes = {
   STORE: 'TSPOD_E_STORE',
   /** No image (or more than one) matches the given ID prefix or name. */
   NOT_FOUND: 'TSPOD_E_NOT_FOUND',
+  /** A configuration file (e.g. auth.d/*.json) is malformed. */
+  CONFIG: 'TSPOD_E_CONFIG',
   /** A bug in tspod: an invariant did not hold. */
   INTERNAL: 'TSPOD_E_INTERNAL',
 } as const;

@@ -159,9 +159,16 @@ async function stageOci(ctx: CommandContext, image: string, work: string): Promi
   if (image.startsWith('docker://')) {
     const { parseDockerReference } = await import('../oci/reference.js');
     const { RegistryClient } = await import('../oci/registry.js');
+    const { loadRegistrySettings } = await import('../config/registries.js');
     const ref = parseDockerReference(image);
     if (ref.isErr()) return err(ref.error);
-    const client = new RegistryClient({ insecure: { http: ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') } });
+    const settings = loadRegistrySettings(ctx.globals.systemConfig, ctx.globals.localConfig);
+    if (settings.isErr()) return err(settings.error);
+    const http = ctx.globals.insecure.has('http') || settings.value.insecure.has(ref.value.registry);
+    const client = new RegistryClient({
+      insecure: { http, tls: ctx.globals.insecure.has('tls') },
+      auth: (registry) => settings.value.credentials.get(registry),
+    });
     return sources.pullFromRegistry(client, ref.value, work);
   }
   // docker-archive:PATH and oci-archive:PATH[:REF] are tars: extracted safely first.
