@@ -91,6 +91,20 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
     const out = join(work, 'render-v2');
     assert.equal((await tspod(data, ['image', 'render', '--rootfs-only', r.stdout.trim().slice(0, 20), out])).status, 0);
     assert.equal(snapshot(out), snapshot(umociRootfs('v2')));
+    // Each layer is rendered once, alone, as an overlayfs lower dir; stacked, they are the image.
+    const layerDirs = readdirSync(join(data, 'store', 'trees', 'layers'));
+    assert.equal(layerDirs.length, 2, `layer dirs: ${layerDirs.join(' ')}`);
+    const list = JSON.parse((await tspod(data, ['image', 'list', '--format', 'json'])).stdout) as Array<{ id: string; layers: Array<{ diffId: string }> }>;
+    const v2 = list.find((i) => i.id === r.stdout.trim())!;
+    const lower = [...v2.layers].reverse().map((l) => join(data, 'store', 'trees', 'layers', l.diffId.replace(':', '-'))).join(':');
+    const merged = join(work, 'merged-v2');
+    mkdirSync(merged);
+    sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower}`, merged]);
+    try {
+      assert.equal(snapshot(merged), snapshot(umociRootfs('v2')));
+    } finally {
+      sh('umount', [merged]);
+    }
     const before = storeBlobs(data);
     // v1: its config and the busybox layer; v2: its own config, that same layer, and one more.
     assert.equal(before.length, 4, `blobs: ${before.join(' ')}`);
@@ -99,6 +113,7 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
     assert.equal((await tspod(data, ['fsck'])).status, 0);
     assert.equal((await tspod(data, ['image', 'rm', `${reg.host}/test/busybox:v2`])).status, 0);
     assert.deepEqual(storeBlobs(data), []);
+    assert.deepEqual(readdirSync(join(data, 'store', 'trees', 'layers')), [], 'layer dirs go with the last image using them');
   });
 
   test('docker-archive and oci-archive files written by skopeo', async () => {

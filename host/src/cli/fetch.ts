@@ -147,7 +147,10 @@ async function fetchOci(ctx: CommandContext, store: ImageStore, image: string): 
   try {
     const staged = await stageOci(ctx, image, work);
     if (staged.isErr()) return err(staged.error);
-    return (await store.importOci(staged.value, [])).map((r) => r.id);
+    const stored = await store.importOci(staged.value, []);
+    if (stored.isErr() || !isRoot()) return stored.map((r) => r.id);
+    // As root, each layer not rendered yet is rendered once into its own lower dir.
+    return (await store.renderLayerDirs(stored.value)).map((r) => r.id);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

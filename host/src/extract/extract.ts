@@ -18,7 +18,9 @@ export type EntryRoute =
   | { readonly kind: 'skip' }
   | { readonly kind: 'refuse'; readonly why: string }
   /** An OCI whiteout: remove what earlier layers put at path (opaque: inside the directory path). */
-  | { readonly kind: 'whiteout'; readonly path: string; readonly opaque: boolean };
+  | { readonly kind: 'whiteout'; readonly path: string; readonly opaque: boolean }
+  /** An extended attribute on a directory (made if missing), e.g. overlayfs' opaque marker. */
+  | { readonly kind: 'dir-xattr'; readonly path: string; readonly name: string; readonly value: Uint8Array };
 
 /** Captured files (e.g. an ACI's manifest) are small by nature; bigger ones are refused. */
 export const MAX_CAPTURE_BYTES = 1 << 20;
@@ -247,6 +249,11 @@ async function feedChunk(
     if (route.kind === 'whiteout') {
       const w = await tree.whiteout(route.path, route.opaque, e.path);
       if (w) return entryError(archive, w);
+      continue;
+    }
+    if (route.kind === 'dir-xattr') {
+      const x = tree.setDirXattr(route.path, route.name, route.value, e.path);
+      if (x) return entryError(archive, x);
       continue;
     }
     const f = await tree.add(route.entry, data);

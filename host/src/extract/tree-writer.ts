@@ -339,6 +339,21 @@ export class TreeWriter {
   }
 
   /**
+   * Sets an extended attribute on the directory `dir` (created if the archive has not yet), e.g.
+   * overlayfs' opaque marker. The directory is reached without following any symlink.
+   */
+  setDirXattr(dir: string, name: string, value: Uint8Array, entry: string): EntryFailure | undefined {
+    const made = this.ensureDir(dir, entry);
+    if (made) return made;
+    const [parent, base] = dir === '.' ? ['.', ''] : splitParent(dir);
+    const pfd = this.resolver.open(parent);
+    if (pfd < 0) return this.throughNonDir(entry, parent);
+    const path = dir === '.' ? this.rootPath : `/proc/self/fd/${pfd}/${base}`;
+    const r = libc.lsetxattr(path, name, value);
+    return r < 0 ? { path: entry, kind: 'io', why: `setxattr ${name} on ${dir} failed: ${libc.errnoName(r)}` } : undefined;
+  }
+
+  /**
    * An OCI whiteout, from the entry `entry`: removes what earlier layers put at `target` (opaque:
    * everything earlier layers put inside the directory `target`). What this archive wrote, before
    * or after the whiteout, stays. Nothing is followed: the parent is resolved without symlinks (one

@@ -9,12 +9,12 @@
 // following symlinks; a whiteout under a symlink is refused, never followed.
 // The DiffID (digest of the uncompressed tar) is computed in the same pass and checked against
 // the config's rootfs.diff_ids entry; on a mismatch the caller must discard the tree.
-import { closeSync, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import * as libc from '../../../native/src/libc.js';
 import { ResultAsync, ok, err, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import type { TarEntry } from '../core/tar.js';
-import { extractOver, type EntryRoute, type ExtractOptions } from '../extract/extract.js';
+import { extractArchive, extractOver, type EntryRoute, type ExtractOptions } from '../extract/extract.js';
 import { compressionOf, type Compression } from '../extract/input.js';
 import { DirResolver, splitParent } from '../extract/dir-resolver.js';
 import type { ExtractLimits } from '../extract/limits.js';
@@ -66,8 +66,8 @@ export function applyLayer(layerPath: string, rootfs: string, opts: ApplyLayerOp
   return new ResultAsync(apply(layerPath, rootfs, opts));
 }
 
-async function apply(layerPath: string, rootfs: string, opts: ApplyLayerOptions): Promise<Result<AppliedLayer, TspodError>> {
-  const what = `apply layer ${layerPath}`;
+/** The checks before a layer is read: a valid expected DiffID, a known media type, matching compression. */
+function checkLayer(layerPath: string, opts: ApplyLayerOptions, what: string): Result<Digest | undefined, TspodError> {
   let expected: Digest | undefined;
   if (opts.diffId !== undefined) {
     const d = parseDigest(opts.diffId);
@@ -87,6 +87,19 @@ async function apply(layerPath: string, rootfs: string, opts: ApplyLayerOptions)
       : `it is ${sniffed.value === 'none' ? 'not compressed' : `${sniffed.value}-compressed`} but its media type is ${opts.mediaType}`;
     return err(tspodError(ErrorCodes.IMAGE_INVALID, what, why, 'the image is malformed; fetch it again from a trusted source'));
   }
+  return ok(expected);
+}
+
+function diffIdMismatch(what: string, diffId: string, expected: Digest): TspodError {
+  return tspodError(ErrorCodes.IMAGE_INVALID, what, `its DiffID is ${diffId}, not the ${formatDigest(expected)} the image config lists`,
+    'the layer is corrupt or was tampered with; discard the tree and fetch the image again');
+}
+
+async function apply(layerPath: string, rootfs: string, opts: ApplyLayerOptions): Promise<Result<AppliedLayer, TspodError>> {
+  const what = `apply layer ${layerPath}`;
+  const checked = checkLayer(layerPath, opts, what);
+  if (checked.isErr()) return err(checked.error);
+  const expected = checked.value;
   const algorithm = expected?.algorithm ?? 'sha256';
   const options: ExtractOptions = {
     digest: algorithm,
@@ -107,11 +120,52 @@ async function apply(layerPath: string, rootfs: string, opts: ApplyLayerOptions)
   }
   if (summary.isErr()) return err(summary.error);
   const diffId = formatDigest({ algorithm, encoded: summary.value.digest! });
-  if (expected && expected.encoded !== summary.value.digest) {
-    return err(tspodError(ErrorCodes.IMAGE_INVALID, what, `its DiffID is ${diffId}, not the ${formatDigest(expected)} the image config lists`,
-      'the layer is corrupt or was tampered with; discard the tree and fetch the image again'));
-  }
+  if (expected && expected.encoded !== summary.value.digest) return err(diffIdMismatch(what, diffId, expected));
   return ok({ diffId, compression: summary.value.compression, entries: summary.value.entries });
+}
+
+/**
+ * overlayfs' spelling of whiteouts, for a layer kept as its own directory (a lower dir): a removed
+ * name becomes a 0/0 character device, an opaque directory gets trusted.overlay.opaque=y.
+ */
+export function overlayRoute(e: TarEntry): EntryRoute {
+  const r = routeLayerEntry(e);
+  if (r.kind !== 'whiteout') return r;
+  if (r.opaque) return { kind: 'dir-xattr', path: r.path, name: 'trusted.overlay.opaque', value: Buffer.from('y') };
+  return { kind: 'write', entry: { ...e, type: 'char', path: r.path, devMajor: 0, devMinor: 0, mode: 0, size: 0, linkTarget: '', xattrs: [] } };
+}
+
+/**
+ * Renders one layer, alone, into a new directory `dir` in overlayfs' lower-dir format (the layers of
+ * an image are then stacked by an overlay mount, so each layer is rendered once and shared).
+ * `dir` appears only when complete and its DiffID checked.
+ */
+export function renderLayerDir(layerPath: string, dir: string, opts: ApplyLayerOptions = {}): ResultAsync<AppliedLayer, TspodError> {
+  return new ResultAsync((async (): Promise<Result<AppliedLayer, TspodError>> => {
+    const what = `render layer ${layerPath}`;
+    const checked = checkLayer(layerPath, opts, what);
+    if (checked.isErr()) return err(checked.error);
+    const expected = checked.value;
+    const algorithm = expected?.algorithm ?? 'sha256';
+    const staging = `${dir}.rendering-${process.pid}`;
+    const summary = await extractArchive(layerPath, staging, {
+      digest: algorithm, route: overlayRoute,
+      ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.writers !== undefined ? { writers: opts.writers } : {}),
+    });
+    if (summary.isErr()) return err(summary.error);
+    const diffId = formatDigest({ algorithm, encoded: summary.value.digest! });
+    if (expected && expected.encoded !== summary.value.digest) {
+      rmSync(staging, { recursive: true, force: true });
+      return err(diffIdMismatch(what, diffId, expected));
+    }
+    try {
+      renameSync(staging, dir);
+    } catch {
+      // Another process rendered the same layer meanwhile: theirs is as good.
+      rmSync(staging, { recursive: true, force: true });
+    }
+    return ok({ diffId, compression: summary.value.compression, entries: summary.value.entries });
+  })());
 }
 
 /**

@@ -11,7 +11,7 @@ import { extractArchive, scanArchive, type ExtractSummary } from '../extract/ext
 import { parseImageManifest, type ImageManifest } from '../appc/manifest.js';
 import { aciLayout } from './aci-route.js';
 import { withLock } from './lock.js';
-import { blobPath, ensureStore, imageLockPath, imageRecordPath, ociBlobPath, storePaths, treePath, type StorePaths } from './layout.js';
+import { blobPath, ensureStore, imageLockPath, imageRecordPath, layerDirPath, ociBlobPath, storePaths, treePath, type StorePaths } from './layout.js';
 import type { StagedOciImage } from '../oci/sources.js';
 import { appManifestOf } from '../oci/app.js';
 import { listDir, readRecord, writeRecord, fsyncDir } from './records.js';
@@ -197,6 +197,10 @@ export class ImageStore {
         for (const blob of record.value ? this.blobsOf(record.value) : [blobPath(this.paths, id)]) {
           if (!shared.has(blob)) rmSync(blob, { force: true });
         }
+        const sharedLayers = new Set((others.isOk() ? others.value : []).flatMap((r) => (r.layers ?? []).map((l) => l.diffId)));
+        for (const l of record.value?.layers ?? []) {
+          if (!sharedLayers.has(l.diffId)) rmSync(layerDirPath(this.paths, l.diffId), { recursive: true, force: true });
+        }
         rmSync(imageLockPath(this.paths, id), { force: true });
         return ok(undefined);
       } catch (e) {
@@ -227,6 +231,29 @@ export class ImageStore {
       }
       return (await writeRecord(imageRecordPath(this.paths, id), record)).map(() => record);
     });
+  }
+
+  /**
+   * Renders each layer of a Docker/OCI image not rendered yet into its own lower dir (root only),
+   * and marks the image rendered: an image that adds one layer to another renders one layer.
+   */
+  async renderLayerDirs(record: ImageRecord): Promise<Result<ImageRecord, TspodError>> {
+    const { renderLayerDir } = await import('../oci/layer.js');
+    mkdirSync(join(this.paths.trees, 'layers'), { recursive: true });
+    for (const l of record.layers ?? []) {
+      const dir = layerDirPath(this.paths, l.diffId);
+      if (existsSync(dir)) continue;
+      const r = await renderLayerDir(ociBlobPath(this.paths, l.digest), dir, { diffId: l.diffId, mediaType: l.mediaType });
+      if (r.isErr()) return err(r.error);
+    }
+    const rendered: ImageRecord = { ...record, rendered: true };
+    return withLock(imageLockPath(this.paths, record.id), 'exclusive', async () =>
+      (await writeRecord(imageRecordPath(this.paths, record.id), rendered)).map(() => rendered));
+  }
+
+  /** overlayfs lowerdir order (top layer first) of a rendered Docker/OCI image. */
+  lowerDirs(record: ImageRecord): string[] {
+    return [...(record.layers ?? [])].reverse().map((l) => layerDirPath(this.paths, l.diffId));
   }
 
   /** The blob files an image's record points at. */

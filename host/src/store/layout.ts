@@ -62,6 +62,11 @@ export function treePath(p: StorePaths, treeId: string): string {
   return join(p.trees, treeId);
 }
 
+/** A Docker/OCI layer rendered alone in overlayfs lower-dir format, shared by every image that has it. */
+export function layerDirPath(p: StorePaths, diffId: string): string {
+  return join(p.trees, 'layers', diffId.replace(':', '-'));
+}
+
 export function imageLockPath(p: StorePaths, id: string): string {
   return join(p.imageLocks, `${id}.lock`);
 }

@@ -1,0 +1,63 @@
+// Layers rendered alone in overlayfs lower-dir format (how the store keeps Docker/OCI layers),
+// checked through a real overlay mount: whiteouts hide, opaque directories hide what is below.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js';
+import { renderLayerDir } from '../host/src/oci/layer.js';
+
+function makeTar(out: string, entries: unknown[]): string {
+  const r = spawnSync('python3', [join(REPO, 'test/helpers/make-tar.py'), out, 'pax'], { input: JSON.stringify(entries), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return out;
+}
+
+describe('layers as overlayfs lower dirs', { skip: needsRoot }, () => {
+  let work = '';
+  let merged = '';
+  before(() => {
+    work = tempDir('layer-dir');
+    merged = join(work, 'merged');
+    mkdirSync(merged);
+  });
+  after(() => {
+    spawnSync('umount', [merged]);
+    removeDir(work);
+  });
+
+  test('a .wh. name becomes a 0/0 device, .wh..wh..opq an opaque dir; the mount shows the image', async () => {
+    const base = makeTar(join(work, 'base.tar'), [
+      { name: 'data', type: 'dir' }, { name: 'data/old', data: 'old' }, { name: 'gone', data: 'x' }, { name: 'kept', data: 'k' },
+    ]);
+    const top = makeTar(join(work, 'top.tar'), [
+      { name: 'data', type: 'dir' }, { name: 'data/.wh..wh..opq', data: '' }, { name: 'data/new', data: 'new' }, { name: '.wh.gone', data: '' },
+    ]);
+    const lower = join(work, 'lower');
+    const upper = join(work, 'upper');
+    assert.ok((await renderLayerDir(base, lower)).isOk());
+    const r = await renderLayerDir(top, upper);
+    assert.ok(r.isOk(), r.isErr() ? r.error.why : '');
+    const wh = lstatSync(join(upper, 'gone'));
+    assert.ok(wh.isCharacterDevice() && wh.rdev === 0, 'whiteout device');
+    assert.equal(sh('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', join(upper, 'data')]), 'y');
+    sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${upper}:${lower}`, merged]);
+    try {
+      assert.deepEqual(readdirSync(merged).sort(), ['data', 'kept']);
+      assert.deepEqual(readdirSync(join(merged, 'data')), ['new']);
+      assert.equal(readFileSync(join(merged, 'data', 'new'), 'utf8'), 'new');
+    } finally {
+      sh('umount', [merged]);
+    }
+  });
+
+  test('a wrong DiffID leaves no directory behind', async () => {
+    const layer = makeTar(join(work, 'one.tar'), [{ name: 'f', data: 'x' }]);
+    const dir = join(work, 'bad');
+    const r = await renderLayerDir(layer, dir, { diffId: `sha256:${'0'.repeat(64)}` });
+    assert.ok(r.isErr());
+    assert.match(r.error.why, /DiffID/);
+    assert.deepEqual(readdirSync(work).filter((n) => n.startsWith('bad')), []);
+  });
+});
