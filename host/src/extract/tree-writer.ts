@@ -481,7 +481,12 @@ export class TreeWriter {
       const fail = d.rel === '.' ? this.applyRootMeta(d.meta) : this.applyDirMeta(d);
       if (fail) return fail;
     }
-    if (!this.delayedDirs.some((d) => d.rel === '.')) libc.fchmodat(-100, this.rootPath, 0o755);
+    if (!this.delayedDirs.some((d) => d.rel === '.') && !this.overlay) {
+      // No entry for the root: it is a plain new directory of the extracting user, even when the
+      // staging directory inherited a group from a setgid parent (the store's dirs are setgid).
+      if (this.policy.chown) libc.lchownat(-100, this.rootPath, process.geteuid!(), process.getegid!());
+      libc.fchmodat(-100, this.rootPath, 0o755);
+    }
     return undefined;
   }
 
