@@ -11,6 +11,7 @@ import { REPO, TSPOD, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js
 import { makeTestPki, type TestPki } from './helpers/https-server.js';
 import { buildBusyboxLayout, skopeoInspect, skopeoPush, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { parseImageManifest } from '../host/src/appc/manifest.js';
+import { chainIds } from '../host/src/store/layout.js';
 
 describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
   let work = '';
@@ -96,7 +97,7 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
     assert.equal(layerDirs.length, 2, `layer dirs: ${layerDirs.join(' ')}`);
     const list = JSON.parse((await tspod(data, ['image', 'list', '--format', 'json'])).stdout) as Array<{ id: string; layers: Array<{ diffId: string }> }>;
     const v2 = list.find((i) => i.id === r.stdout.trim())!;
-    const lower = [...v2.layers].reverse().map((l) => join(data, 'store', 'trees', 'layers', l.diffId.replace(':', '-'))).join(':');
+    const lower = chainIds(v2.layers.map((l) => l.diffId)).reverse().map((c) => join(data, 'store', 'trees', 'layers', c.replace(':', '-'))).join(':');
     const merged = join(work, 'merged-v2');
     mkdirSync(merged);
     sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower}`, merged]);

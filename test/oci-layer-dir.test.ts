@@ -52,6 +52,28 @@ describe('layers as overlayfs lower dirs', { skip: needsRoot }, () => {
     }
   });
 
+  test('a directory a layer needs but does not list takes its attributes from the layers below', async () => {
+    const base = makeTar(join(work, 'base2.tar'), [{ name: 'etc', type: 'dir', mode: 0o700, uid: 5, gid: 6 }, { name: 'etc/a', data: 'a' }]);
+    const top = makeTar(join(work, 'top2.tar'), [{ name: 'etc/b', data: 'b' }]);
+    const lower = join(work, 'lower2');
+    const upper = join(work, 'upper2');
+    assert.ok((await renderLayerDir(base, lower)).isOk());
+    assert.ok((await renderLayerDir(top, upper, { lowerDirs: [lower] })).isOk());
+    const below = lstatSync(join(lower, 'etc'));
+    const made = lstatSync(join(upper, 'etc'));
+    assert.deepEqual([made.mode & 0o7777, made.uid, made.gid, made.mtimeMs], [0o700, 5, 6, below.mtimeMs]);
+    const root = lstatSync(upper);
+    assert.equal(root.mode & 0o7777, lstatSync(lower).mode & 0o7777);
+    sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${upper}:${lower}`, merged]);
+    try {
+      const m = lstatSync(join(merged, 'etc'));
+      assert.deepEqual([m.mode & 0o7777, m.uid], [0o700, 5], 'the mount shows the base layer\'s directory');
+      assert.deepEqual(readdirSync(join(merged, 'etc')).sort(), ['a', 'b']);
+    } finally {
+      sh('umount', [merged]);
+    }
+  });
+
   test('a wrong DiffID leaves no directory behind', async () => {
     const layer = makeTar(join(work, 'one.tar'), [{ name: 'f', data: 'x' }]);
     const dir = join(work, 'bad');

@@ -10,6 +10,7 @@ import { openArchive, type ArchiveInput, type Compression } from './input.js';
 import { withDefaults, RATIO_GRACE_BYTES, type ExtractLimits } from './limits.js';
 import { commitTarget, discardTarget, stageTarget } from './target.js';
 import { TreeWriter, type EntryFailure, type TreeCounts } from './tree-writer.js';
+import type { NodeMeta } from './file-write.js';
 
 /** What to do with one entry: write it (maybe renamed), keep its bytes, skip it, or fail. */
 export type EntryRoute =
@@ -33,6 +34,8 @@ export interface ExtractOptions {
   readonly digest?: 'sha256' | 'sha512';
   /** Writer threads for small files; 0 writes everything on the calling thread. */
   readonly writers?: number;
+  /** Metadata for directories the archive needs but does not list, and for the root (TreeWriter). */
+  readonly implicitDirMeta?: (rel: string) => NodeMeta | undefined;
 }
 
 export interface ExtractSummary extends TreeCounts {
@@ -147,7 +150,7 @@ async function extractInto(
 ): Promise<Result<ExtractSummary, TspodError>> {
   const rootFd = openSync(root, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   const writers = options.writers ?? 2;
-  const tree = new TreeWriter(rootFd, root, writers, overlay);
+  const tree = new TreeWriter(rootFd, root, writers, overlay, options.implicitDirMeta);
   // Threads take tens of ms to boot: for a big input, boot them while the first entries go by.
   if (writers > 0 && (input.size ?? 0) >= EAGER_POOL_BYTES) tree.startPool();
   const source = tree.chunkBufferSource();

@@ -72,9 +72,15 @@ export class TreeWriter {
    * overlay: the root already holds a tree (an earlier layer) that this archive's entries replace,
    * node by node, as appc dependencies are rendered. Without it the root starts empty.
    */
+  /**
+   * implicitDirMeta: metadata for a directory the archive needs but does not list (and for the
+   * root); by default such directories are plain 0755 ones of the extracting user. A layer kept as
+   * an overlayfs lower dir takes them from the layers below, or they would mask those.
+   */
   constructor(
     private readonly rootFd: number, private readonly rootPath: string, private readonly writers: number,
     private readonly overlay = false,
+    private readonly implicitDirMeta?: (rel: string) => NodeMeta | undefined,
   ) {
     this.resolver = new DirResolver(rootFd);
     this.policy = { chown: process.geteuid?.() === 0, umask: readUmask() };
@@ -141,6 +147,8 @@ export class TreeWriter {
     const r = libc.mkdirat(pfd, name, 0o755);
     if (r < 0 && r !== -libc.errno.EEXIST) return { path: forEntry, kind: 'io', why: `mkdir ${rel} failed: ${libc.errnoName(r)}` };
     this.known.set(rel, 'dir');
+    const meta = r === 0 ? this.implicitDirMeta?.(rel) : undefined;
+    if (meta) this.delayedDirs.push({ rel, meta });
     return undefined;
   }
 
@@ -481,7 +489,11 @@ export class TreeWriter {
       const fail = d.rel === '.' ? this.applyRootMeta(d.meta) : this.applyDirMeta(d);
       if (fail) return fail;
     }
-    if (!this.delayedDirs.some((d) => d.rel === '.') && !this.overlay) {
+    const rootMeta = this.delayedDirs.some((d) => d.rel === '.') ? undefined : this.implicitDirMeta?.('.');
+    if (rootMeta) {
+      const fail = this.applyRootMeta(rootMeta);
+      if (fail) return fail;
+    } else if (!this.delayedDirs.some((d) => d.rel === '.') && !this.overlay) {
       // No entry for the root: it is a plain new directory of the extracting user, even when the
       // staging directory inherited a group from a setgid parent (the store's dirs are setgid).
       if (this.policy.chown) libc.lchownat(-100, this.rootPath, process.geteuid!(), process.getegid!());

@@ -9,7 +9,8 @@
 // following symlinks; a whiteout under a symlink is refused, never followed.
 // The DiffID (digest of the uncompressed tar) is computed in the same pass and checked against
 // the config's rootfs.diff_ids entry; on a mismatch the caller must discard the tree.
-import { closeSync, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync, type BigIntStats } from 'node:fs';
+import type { NodeMeta } from '../extract/file-write.js';
 import * as libc from '../../../native/src/libc.js';
 import { ResultAsync, ok, err, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
@@ -140,7 +141,45 @@ export function overlayRoute(e: TarEntry): EntryRoute {
  * an image are then stacked by an overlay mount, so each layer is rendered once and shared).
  * `dir` appears only when complete and its DiffID checked.
  */
-export function renderLayerDir(layerPath: string, dir: string, opts: ApplyLayerOptions = {}): ResultAsync<AppliedLayer, TspodError> {
+/**
+ * What a directory looks like in the layers below (top first): the attributes overlayfs would
+ * show for it. A layer that has a non-directory on the way (a whiteout, a file, a symlink) hides
+ * the ones below, so the search stops there.
+ */
+export function lowerDirMeta(lowerDirs: readonly string[]): (rel: string) => NodeMeta | undefined {
+  return (rel) => {
+    const parts = rel === '.' ? [] : rel.split('/');
+    for (const lower of lowerDirs) {
+      let path = lower;
+      let st = statDir(path);
+      for (const part of parts) {
+        if (st === 'absent') break;
+        if (st === 'other') return undefined;
+        path = `${path}/${part}`;
+        st = statDir(path);
+      }
+      if (st === 'other') return undefined;
+      if (st !== 'absent') {
+        return { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid),
+          mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), xattrs: [] };
+      }
+    }
+    return undefined;
+  };
+}
+
+function statDir(path: string): BigIntStats | 'absent' | 'other' {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return st.isDirectory() ? st : 'other';
+  } catch {
+    return 'absent';
+  }
+}
+
+export function renderLayerDir(
+  layerPath: string, dir: string, opts: ApplyLayerOptions & { lowerDirs?: readonly string[] } = {},
+): ResultAsync<AppliedLayer, TspodError> {
   return new ResultAsync((async (): Promise<Result<AppliedLayer, TspodError>> => {
     const what = `render layer ${layerPath}`;
     const checked = checkLayer(layerPath, opts, what);
@@ -150,6 +189,7 @@ export function renderLayerDir(layerPath: string, dir: string, opts: ApplyLayerO
     const staging = `${dir}.rendering-${process.pid}`;
     const summary = await extractArchive(layerPath, staging, {
       digest: algorithm, route: overlayRoute,
+      ...(opts.lowerDirs && opts.lowerDirs.length > 0 && { implicitDirMeta: lowerDirMeta(opts.lowerDirs) }),
       ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.writers !== undefined ? { writers: opts.writers } : {}),
     });
     if (summary.isErr()) return err(summary.error);

@@ -11,7 +11,7 @@ import { extractArchive, scanArchive, type ExtractSummary } from '../extract/ext
 import { parseImageManifest, type ImageManifest } from '../appc/manifest.js';
 import { aciLayout } from './aci-route.js';
 import { withLock } from './lock.js';
-import { blobPath, ensureStore, imageLockPath, imageRecordPath, layerDirPath, ociBlobPath, storePaths, treePath, type StorePaths } from './layout.js';
+import { blobPath, chainIds, ensureStore, imageLockPath, imageRecordPath, layerDirPath, ociBlobPath, storePaths, treePath, type StorePaths } from './layout.js';
 import type { StagedOciImage } from '../oci/sources.js';
 import { appManifestOf } from '../oci/app.js';
 import { listDir, readRecord, writeRecord, fsyncDir } from './records.js';
@@ -197,9 +197,9 @@ export class ImageStore {
         for (const blob of record.value ? this.blobsOf(record.value) : [blobPath(this.paths, id)]) {
           if (!shared.has(blob)) rmSync(blob, { force: true });
         }
-        const sharedLayers = new Set((others.isOk() ? others.value : []).flatMap((r) => (r.layers ?? []).map((l) => l.diffId)));
-        for (const l of record.value?.layers ?? []) {
-          if (!sharedLayers.has(l.diffId)) rmSync(layerDirPath(this.paths, l.diffId), { recursive: true, force: true });
+        const sharedLayers = new Set((others.isOk() ? others.value : []).flatMap((r) => this.layerDirs(r)));
+        for (const dir of record.value ? this.layerDirs(record.value) : []) {
+          if (!sharedLayers.has(dir)) rmSync(dir, { recursive: true, force: true });
         }
         rmSync(imageLockPath(this.paths, id), { force: true });
         return ok(undefined);
@@ -240,10 +240,12 @@ export class ImageStore {
   async renderLayerDirs(record: ImageRecord): Promise<Result<ImageRecord, TspodError>> {
     const { renderLayerDir } = await import('../oci/layer.js');
     mkdirSync(join(this.paths.trees, 'layers'), { recursive: true });
-    for (const l of record.layers ?? []) {
-      const dir = layerDirPath(this.paths, l.diffId);
-      if (existsSync(dir)) continue;
-      const r = await renderLayerDir(ociBlobPath(this.paths, l.digest), dir, { diffId: l.diffId, mediaType: l.mediaType });
+    const layers = record.layers ?? [];
+    const dirs = this.layerDirs(record);
+    for (const [i, l] of layers.entries()) {
+      if (existsSync(dirs[i]!)) continue;
+      const lowerDirs = dirs.slice(0, i).reverse();
+      const r = await renderLayerDir(ociBlobPath(this.paths, l.digest), dirs[i]!, { diffId: l.diffId, mediaType: l.mediaType, lowerDirs });
       if (r.isErr()) return err(r.error);
     }
     const rendered: ImageRecord = { ...record, rendered: true };
@@ -251,9 +253,14 @@ export class ImageStore {
       (await writeRecord(imageRecordPath(this.paths, record.id), rendered)).map(() => rendered));
   }
 
+  /** The rendered layer dirs of a Docker/OCI image, bottom layer first (by chain ID). */
+  layerDirs(record: ImageRecord): string[] {
+    return chainIds((record.layers ?? []).map((l) => l.diffId)).map((c) => layerDirPath(this.paths, c));
+  }
+
   /** overlayfs lowerdir order (top layer first) of a rendered Docker/OCI image. */
   lowerDirs(record: ImageRecord): string[] {
-    return [...(record.layers ?? [])].reverse().map((l) => layerDirPath(this.paths, l.diffId));
+    return this.layerDirs(record).reverse();
   }
 
   /** The blob files an image's record points at. */

@@ -2,6 +2,7 @@
 // data dir as an argument, so tests can use a temporary one.
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from './records.js';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ok, err, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
@@ -62,9 +63,23 @@ export function treePath(p: StorePaths, treeId: string): string {
   return join(p.trees, treeId);
 }
 
-/** A Docker/OCI layer rendered alone in overlayfs lower-dir format, shared by every image that has it. */
-export function layerDirPath(p: StorePaths, diffId: string): string {
-  return join(p.trees, 'layers', diffId.replace(':', '-'));
+/**
+ * A Docker/OCI layer rendered in overlayfs lower-dir format, keyed by its chain ID (the layer and
+ * every layer below it: directories it needs but does not list take the attributes they have
+ * below), so images sharing a base share its rendered layers.
+ */
+export function layerDirPath(p: StorePaths, chainId: string): string {
+  return join(p.trees, 'layers', chainId.replace(':', '-'));
+}
+
+/** OCI chain IDs: the first layer's DiffID, then sha256("<parent chain ID> <DiffID>"). */
+export function chainIds(diffIds: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    const parent = out[out.length - 1];
+    out.push(parent === undefined ? d : `sha256:${createHash('sha256').update(`${parent} ${d}`).digest('hex')}`);
+  }
+  return out;
 }
 
 export function imageLockPath(p: StorePaths, id: string): string {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ok, err, type Result } from '../result.js';
 import type { TspodError } from '../errors.js';
 import { scanArchive } from '../extract/extract.js';
-import { blobPath, layerDirPath, ociBlobPath, treePath } from './layout.js';
+import { blobPath, ociBlobPath, treePath } from './layout.js';
 import { verifyBlobFile } from '../oci/digest.js';
 import { listDir } from './records.js';
 import type { ImageRecord, ImageStore } from './images.js';
@@ -74,8 +74,8 @@ export function orphans(store: ImageStore, records: readonly ImageRecord[]): Orp
   for (const t of listDir(store.paths.trees)) {
     if (t !== 'layers' && !ids.has(t)) out.push({ kind: 'tree', path: join(store.paths.trees, t) });
   }
-  // Layer dirs are shared by DiffID: one is an orphan when no image lists that layer.
-  const layerDirs = new Set(records.flatMap((r) => (r.layers ?? []).map((l) => layerDirPath(store.paths, l.diffId))));
+  // Layer dirs are shared by chain ID: one is an orphan when no image has that chain.
+  const layerDirs = new Set(records.flatMap((r) => store.layerDirs(r)));
   for (const d of listDir(join(store.paths.trees, 'layers'))) {
     const path = join(store.paths.trees, 'layers', d);
     if (!layerDirs.has(path)) out.push({ kind: 'tree', path });
