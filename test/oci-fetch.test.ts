@@ -12,6 +12,7 @@ import { makeTestPki, type TestPki } from './helpers/https-server.js';
 import { buildBusyboxLayout, skopeoInspect, skopeoPush, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { parseImageManifest } from '../host/src/appc/manifest.js';
 import { chainIds } from '../host/src/store/layout.js';
+import { Gpg } from './helpers/gpg.js';
 
 describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
   let work = '';
@@ -171,11 +172,45 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
     }
   });
 
-  test('without --insecure-options=image it is refused, naming the flag', async () => {
+  test('without --insecure-options=image a layout is refused, naming the flag', async () => {
     const r = await tspod(join(work, 'data-secure'), ['fetch', `oci:${layout}:v1`], false);
     assert.equal(r.status, 254);
     assert.match(r.stderr, /TSPOD_E_SIG_INVALID/);
     assert.match(r.stderr, /--insecure-options=image/);
+  });
+
+  test('a registry image signed by skopeo --sign-by verifies by default; an unsigned one is refused', async () => {
+    const gpg = new Gpg();
+    try {
+      const key = gpg.genKey('oci signer <oci@example.com>');
+      const look = join(work, 'lookaside');
+      const registriesD = join(work, 'registries.d');
+      mkdirSync(registriesD);
+      writeFileSync(join(registriesD, 'test.yaml'), `docker:\n  ${reg.host}:\n    lookaside-staging: file://${look}\n`);
+      sh('env', [`GNUPGHOME=${gpg.home}`, 'skopeo', 'copy', '--insecure-policy', '--quiet', '--registries.d', registriesD, ...reg.skopeoArgs('dest'),
+        '--sign-by', key.fingerprint, `oci:${layout}:v1`, `docker://${reg.host}/test/signed:1`]);
+      const conf = join(work, 'conf-signed');
+      mkdirSync(join(conf, 'auth.d'), { recursive: true });
+      writeFileSync(join(conf, 'auth.d', 'lookaside.json'), JSON.stringify({ tspodKind: 'lookaside', tspodVersion: 'v1', registries: [reg.host], dir: look }));
+      writeFileSync(join(work, 'oci-key.asc'), gpg.exportPublic(key));
+      const data = join(work, 'data-signed');
+      const run = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+        tspod(data, ['--local-config', conf, '--system-config', join(work, 'none'), ...args], false);
+      const untrusted = await run(['fetch', `docker://${reg.host}/test/signed:1`]);
+      assert.equal(untrusted.status, 254);
+      assert.match(untrusted.stderr, /TSPOD_E_SIG_UNTRUSTED/);
+      assert.match(untrusted.stderr, new RegExp(`tspod trust --prefix 127\\.0\\.0\\.1~${reg.port}/test/signed`));
+      assert.equal((await run(['trust', '--prefix', `127.0.0.1~${reg.port}/test`, '--skip-fingerprint-review', join(work, 'oci-key.asc')])).status, 0);
+      const ok = await run(['fetch', `docker://${reg.host}/test/signed:1`]);
+      assert.equal(ok.status, 0, ok.stderr);
+      const list = JSON.parse((await run(['image', 'list', '--format', 'json'])).stdout) as Array<{ signers: Array<{ fingerprint: string }> }>;
+      assert.equal(list[0]!.signers[0]!.fingerprint.toLowerCase(), key.fingerprint);
+      const unsigned = await run(['fetch', `docker://${reg.host}/test/busybox:v1`]);
+      assert.equal(unsigned.status, 254);
+      assert.match(unsigned.stderr, /no signature for manifest/);
+    } finally {
+      gpg.cleanup();
+    }
   });
 
   test('bad input: tampered blob, unknown tag, a config with 100k env entries; nothing stored', async () => {

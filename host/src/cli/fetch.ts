@@ -136,24 +136,55 @@ async function fetchDependencies(ctx: CommandContext, store: ImageStore, image: 
 
 const OCI_SOURCE = /^(docker:\/\/|docker-archive:|oci:|oci-archive:)/;
 
-/** Docker/OCI sources: staged in a temp dir (every blob checked against its digest), then stored. */
+/**
+ * Docker/OCI sources: staged in a temp dir (every blob checked against its digest), the
+ * simple-signing signature of a registry image verified, then stored.
+ */
 async function fetchOci(ctx: CommandContext, store: ImageStore, image: string): Promise<Result<string, TspodError>> {
-  if (!ctx.globals.insecure.has('image')) {
+  const verify = !ctx.globals.insecure.has('image');
+  if (verify && !image.startsWith('docker://')) {
     return err(tspodError(ErrorCodes.SIG_INVALID, `fetch ${image}`,
-      'Docker/OCI images carry no appc signature, and tspod does not verify simple-signing signatures yet',
-      'pass --insecure-options=image to fetch it unverified (the digests of every blob are still checked)'));
+      'image archives and layouts carry no signature tspod can check (simple signing covers registry images)',
+      'fetch it from a registry with its signature, or pass --insecure-options=image (every blob digest is still checked)'));
   }
   const work = mkdtempSync(join(store.paths.tmp, 'oci-'));
   try {
     const staged = await stageOci(ctx, image, work);
     if (staged.isErr()) return err(staged.error);
-    const stored = await store.importOci(staged.value, []);
+    const signers = verify ? await verifyOciSignature(ctx, image, staged.value) : ok([]);
+    if (signers.isErr()) return err(signers.error);
+    const stored = await store.importOci(staged.value, signers.value);
     if (stored.isErr() || !isRoot()) return stored.map((r) => r.id);
     // As root, each layer not rendered yet is rendered once into its own lower dir.
     return (await store.renderLayerDirs(stored.value)).map((r) => r.id);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** At least one simple-signing signature in the registry's lookaside dir must verify. */
+async function verifyOciSignature(ctx: CommandContext, image: string, staged: StagedOciImage): Promise<Result<readonly Signer[], TspodError>> {
+  const { parseDockerReference, formatReference } = await import('../oci/reference.js');
+  const { loadRegistrySettings } = await import('../config/registries.js');
+  const { readLookasideSignatures, verifySimpleSignature } = await import('../oci/simple-signing.js');
+  const { Keystore } = await import('../trust/keystore.js');
+  const ref = parseDockerReference(image);
+  const settings = loadRegistrySettings(ctx.globals.systemConfig, ctx.globals.localConfig);
+  if (ref.isErr() || settings.isErr()) return err(ref.isErr() ? ref.error : (settings as { error: TspodError }).error);
+  const hint = 'sign it (skopeo copy --sign-by) and name the lookaside dir in auth.d, or pass --insecure-options=image (not recommended)';
+  const dir = settings.value.lookaside.get(ref.value.registry);
+  if (!dir) return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${image}`, `no lookaside signature directory is configured for ${ref.value.registry}`, hint));
+  const sigs = await readLookasideSignatures(dir, ref.value.repository, staged.manifestDigest!);
+  if (sigs.isErr()) return err(sigs.error);
+  if (sigs.value.length === 0) return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${image}`, `no signature for manifest ${staged.manifestDigest} in ${dir}`, hint));
+  const keystore = new Keystore({ systemDir: ctx.globals.systemConfig, localDir: ctx.globals.localConfig });
+  let last: TspodError | undefined;
+  for (const signature of sigs.value) {
+    const v = await verifySimpleSignature({ signature, expectedReference: formatReference(ref.value), manifestDigest: staged.manifestDigest!, keystore, source: image });
+    if (v.isOk()) return ok(v.value.signers);
+    last = v.error;
+  }
+  return err(last!);
 }
 
 async function stageOci(ctx: CommandContext, image: string, work: string): Promise<Result<StagedOciImage, TspodError>> {

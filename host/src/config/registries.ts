@@ -4,6 +4,8 @@
 //    "credentials": {"user": "...", "password": "..."}}       basic credentials (also for tokens)
 //   {"tspodKind": "insecureRegistries", "tspodVersion": "v1", "registries": ["host[:port]"]}
 //                                                              plain HTTP allowed for these only
+//   {"tspodKind": "lookaside", "tspodVersion": "v1", "registries": ["host[:port]"], "dir": "/path"}
+//                      where simple-signing signatures are kept (containers/image's lookaside layout)
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ok, err, type Result } from '../result.js';
@@ -12,6 +14,8 @@ import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 export interface RegistrySettings {
   readonly credentials: ReadonlyMap<string, { readonly username: string; readonly password: string }>;
   readonly insecure: ReadonlySet<string>;
+  /** Lookaside signature directories by registry. */
+  readonly lookaside: ReadonlyMap<string, string>;
 }
 
 interface ConfigFile {
@@ -19,6 +23,7 @@ interface ConfigFile {
   tspodVersion?: string;
   registries?: unknown;
   credentials?: { user?: unknown; password?: unknown };
+  dir?: unknown;
 }
 
 function readDir(dir: string): Result<Array<[string, ConfigFile]>, TspodError> {
@@ -48,6 +53,7 @@ function bad(path: string, why: string): TspodError {
 export function loadRegistrySettings(systemConfig: string, localConfig: string): Result<RegistrySettings, TspodError> {
   const credentials = new Map<string, { username: string; password: string }>();
   const insecure = new Set<string>();
+  const lookaside = new Map<string, string>();
   for (const base of [systemConfig, localConfig]) {
     const files = readDir(join(base, 'auth.d'));
     if (files.isErr()) return err(files.error);
@@ -56,12 +62,16 @@ export function loadRegistrySettings(systemConfig: string, localConfig: string):
       const registries = Array.isArray(f.registries) && f.registries.every((r) => typeof r === 'string') ? (f.registries as string[]) : undefined;
       if (!registries) return err(bad(path, '"registries" must be a list of host[:port] strings'));
       if (f.tspodKind === 'insecureRegistries') for (const r of registries) insecure.add(r);
+      else if (f.tspodKind === 'lookaside') {
+        if (typeof f.dir !== 'string' || !f.dir.startsWith('/')) return err(bad(path, '"dir" must be an absolute directory path'));
+        for (const r of registries) lookaside.set(r, f.dir);
+      }
       else if (f.tspodKind === 'dockerAuth') {
         const { user, password } = f.credentials ?? {};
         if (typeof user !== 'string' || typeof password !== 'string') return err(bad(path, '"credentials" needs "user" and "password" strings'));
         for (const r of registries) credentials.set(r, { username: user, password });
-      } else return err(bad(path, `unknown tspodKind ${JSON.stringify(f.tspodKind)} (dockerAuth or insecureRegistries)`));
+      } else return err(bad(path, `unknown tspodKind ${JSON.stringify(f.tspodKind)} (dockerAuth, insecureRegistries or lookaside)`));
     }
   }
-  return ok({ credentials, insecure });
+  return ok({ credentials, insecure, lookaside });
 }
