@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { join } from 'node:path';
 import { REPO, TSPOD, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js';
 import { makeTestPki, type TestPki } from './helpers/https-server.js';
-import { buildBusyboxLayout, skopeoInspect, skopeoPush, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { buildBusyboxLayout, putManifest, skopeoInspect, skopeoPush, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { parseImageManifest } from '../host/src/appc/manifest.js';
 import { chainIds } from '../host/src/store/layout.js';
 import { Gpg } from './helpers/gpg.js';
@@ -116,6 +116,35 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
     assert.equal((await tspod(data, ['image', 'rm', `${reg.host}/test/busybox:v2`])).status, 0);
     assert.deepEqual(storeBlobs(data), []);
     assert.deepEqual(readdirSync(join(data, 'store', 'trees', 'layers')), [], 'layer dirs go with the last image using them');
+  });
+
+  test('a multi-platform index: the host\'s image by default, another with --platform', async () => {
+    buildBusyboxLayout(layout, 'arm', { extra: 'arm\n', arch: 'arm64' });
+    skopeoPush(reg, layout, 'v1', 'test/multi:amd64', 'oci');
+    skopeoPush(reg, layout, 'arm', 'test/multi:arm64', 'oci');
+    const amd = skopeoInspect(reg, 'test/multi:amd64');
+    const arm = skopeoInspect(reg, 'test/multi:arm64');
+    const index = {
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm.digest, size: arm.raw.length, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: amd.digest, size: amd.raw.length, platform: { os: 'linux', architecture: 'amd64' } },
+      ],
+    };
+    await putManifest(reg, pki.ca, 'test/multi', 'latest', index.mediaType, Buffer.from(JSON.stringify(index)));
+    const data = join(work, 'data-multi');
+    const host = await tspod(data, ['fetch', `docker://${reg.host}/test/multi:latest`]);
+    assert.equal(host.status, 0, host.stderr);
+    const armFetch = await tspod(data, ['fetch', '--platform', 'linux/arm64', `docker://${reg.host}/test/multi:latest`]);
+    assert.equal(armFetch.status, 0, armFetch.stderr);
+    assert.notEqual(armFetch.stdout, host.stdout);
+    const list = JSON.parse((await tspod(data, ['image', 'list', '--format', 'json'])).stdout) as Array<{ id: string; manifestDigest: string }>;
+    assert.equal(list.find((i) => `${i.id}\n` === host.stdout)!.manifestDigest, amd.digest);
+    assert.equal(list.find((i) => `${i.id}\n` === armFetch.stdout)!.manifestDigest, arm.digest);
+    const none = await tspod(data, ['fetch', '--platform', 'linux/s390x', `docker://${reg.host}/test/multi:latest`]);
+    assert.equal(none.status, 254);
+    assert.match(none.stderr, /linux\/arm64/);
+    assert.equal((await tspod(data, ['fetch', '--platform', 'linux', `docker://${reg.host}/test/multi:latest`])).status, 2);
   });
 
   test('docker-archive and oci-archive files written by skopeo', async () => {

@@ -16,6 +16,7 @@ import type { ImageManifest } from '../appc/manifest.js';
 import { readRecord, writeRecord } from '../store/records.js';
 import { extractArchive } from '../extract/extract.js';
 import type { StagedOciImage } from '../oci/sources.js';
+import type { Platform } from '../oci/registry.js';
 
 const HELP = `Usage: tspod fetch [--signature FILE] [--full] IMAGE...
 
@@ -32,6 +33,7 @@ Signatures are verified against the keys trusted for the image name (see \`tspod
 Docker/OCI images need --insecure-options=image for now (their blobs' digests are always checked).
 --insecure-options=image skips that; http allows plain HTTP; tls accepts any certificate.
   --signature FILE   the detached signature of a local ACI
+  --platform OS/ARCH[/VARIANT]   which image of a Docker/OCI index (default: this host's)
   --full             (accepted for rkt compatibility; IDs are always printed whole)
 `;
 
@@ -62,7 +64,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: {
-      signature: { type: 'string' }, full: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      signature: { type: 'string' }, full: { type: 'boolean' }, platform: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     } });
   } catch (e) {
     return fail(ctx, usageError('fetch', (e as Error).message));
@@ -72,11 +74,13 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
     return 0;
   }
   if (parsed.positionals.length === 0) return fail(ctx, usageError('fetch', 'needs at least one IMAGE'));
+  const platform = parsePlatform(parsed.values.platform);
+  if (typeof platform === 'string') return fail(ctx, usageError('fetch', platform));
   const store = openStore(ctx);
   if (store.isErr()) return fail(ctx, store.error);
   warnInsecure(ctx);
   for (const image of parsed.positionals) {
-    const id = await store.value.locked(() => fetchOne(ctx, store.value, image, parsed.values.signature));
+    const id = await store.value.locked(() => fetchOne(ctx, store.value, image, parsed.values.signature, 0, platform));
     if (id.isErr()) return fail(ctx, id.error);
     ctx.stdout.write(`${id.value}\n`);
   }
@@ -90,11 +94,19 @@ function warnInsecure(ctx: CommandContext): void {
   if (i.has('http')) ctx.stderr.write('tspod: warning: plain HTTP is allowed (--insecure-options=http)\n');
 }
 
+/** --platform os/arch[/variant] for Docker/OCI indexes; undefined means the host's. */
+function parsePlatform(text: string | undefined): Platform | undefined | string {
+  if (text === undefined) return undefined;
+  const [os, architecture, variant, extra] = text.split('/');
+  if (!os || !architecture || extra !== undefined) return `--platform must be OS/ARCH[/VARIANT] (e.g. linux/arm64/v8), not ${JSON.stringify(text)}`;
+  return { os, architecture, ...(variant && { variant }) };
+}
+
 async function fetchOne(
-  ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined, depth = 0,
+  ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined, depth = 0, platform?: Platform,
 ): Promise<Result<string, TspodError>> {
   if (image.startsWith('sha512-') || image.startsWith('sha256-')) return (await store.resolve(image)).map((r) => r.id);
-  if (OCI_SOURCE.test(image)) return fetchOci(ctx, store, image);
+  if (OCI_SOURCE.test(image)) return fetchOci(ctx, store, image, platform);
   const located = await locate(ctx, store, image, signature);
   if (located.isErr()) return err(located.error);
   if (typeof located.value === 'string') return ok(located.value);
@@ -140,7 +152,7 @@ const OCI_SOURCE = /^(docker:\/\/|docker-archive:|oci:|oci-archive:)/;
  * Docker/OCI sources: staged in a temp dir (every blob checked against its digest), the
  * simple-signing signature of a registry image verified, then stored.
  */
-async function fetchOci(ctx: CommandContext, store: ImageStore, image: string): Promise<Result<string, TspodError>> {
+async function fetchOci(ctx: CommandContext, store: ImageStore, image: string, platform?: Platform): Promise<Result<string, TspodError>> {
   const verify = !ctx.globals.insecure.has('image');
   if (verify && !image.startsWith('docker://')) {
     return err(tspodError(ErrorCodes.SIG_INVALID, `fetch ${image}`,
@@ -149,7 +161,7 @@ async function fetchOci(ctx: CommandContext, store: ImageStore, image: string): 
   }
   const work = mkdtempSync(join(store.paths.tmp, 'oci-'));
   try {
-    const staged = await stageOci(ctx, image, work);
+    const staged = await stageOci(ctx, image, work, platform);
     if (staged.isErr()) return err(staged.error);
     const signers = verify ? await verifyOciSignature(ctx, image, staged.value) : ok([]);
     if (signers.isErr()) return err(signers.error);
@@ -187,9 +199,9 @@ async function verifyOciSignature(ctx: CommandContext, image: string, staged: St
   return err(last!);
 }
 
-async function stageOci(ctx: CommandContext, image: string, work: string): Promise<Result<StagedOciImage, TspodError>> {
+async function stageOci(ctx: CommandContext, image: string, work: string, platform?: Platform): Promise<Result<StagedOciImage, TspodError>> {
   const sources = await import('../oci/sources.js');
-  if (image.startsWith('oci:')) return sources.readOciLayout(image.slice('oci:'.length));
+  if (image.startsWith('oci:')) return sources.readOciLayout(image.slice('oci:'.length), platform);
   if (image.startsWith('docker://')) {
     const { parseDockerReference } = await import('../oci/reference.js');
     const { RegistryClient } = await import('../oci/registry.js');
@@ -203,7 +215,7 @@ async function stageOci(ctx: CommandContext, image: string, work: string): Promi
       insecure: { http, tls: ctx.globals.insecure.has('tls') },
       auth: (registry) => settings.value.credentials.get(registry),
     });
-    return sources.pullFromRegistry(client, ref.value, work);
+    return sources.pullFromRegistry(client, ref.value, work, platform);
   }
   // docker-archive:PATH and oci-archive:PATH[:REF] are tars: extracted safely first.
   const isOciArchive = image.startsWith('oci-archive:');
@@ -213,7 +225,7 @@ async function stageOci(ctx: CommandContext, image: string, work: string): Promi
   const dir = join(work, 'archive');
   const extracted = await extractArchive(archive, dir, {});
   if (extracted.isErr()) return err(extracted.error);
-  return isOciArchive ? sources.readOciLayout(ref ? `${dir}:${ref}` : dir) : sources.readDockerArchiveDir(dir, archive);
+  return isOciArchive ? sources.readOciLayout(ref ? `${dir}:${ref}` : dir, platform) : sources.readDockerArchiveDir(dir, archive);
 }
 
 // ---- where the bytes come from ----------------------------------------------------------------

@@ -9,7 +9,7 @@ import { ok, err, type Result } from '../result.js';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { blobPath, verifyBlobFile } from './digest.js';
 import { manifestDescriptors, parseConfig, withDiffIds, type OciConfig, type OciLayer } from './image.js';
-import { hostPlatform, resolvePlatform, type RegistryClient } from './registry.js';
+import { hostPlatform, resolvePlatform, type Platform, type RegistryClient } from './registry.js';
 import type { ImageReference } from './reference.js';
 
 export interface StagedOciImage {
@@ -62,7 +62,12 @@ function pickFromIndex(index: IndexJson, ref: string | undefined, what: string):
   return ok({ digest: named[0]!.digest!, mediaType: named[0]!.mediaType ?? '' });
 }
 
-export async function readOciLayout(spec: string): Promise<Result<StagedOciImage, TspodError>> {
+/** The platform asked for (fetch --platform), else the host's. */
+function platformOr(asked: Platform | undefined): Result<Platform, TspodError> {
+  return asked ? ok(asked) : hostPlatform();
+}
+
+export async function readOciLayout(spec: string, asked?: Platform): Promise<Result<StagedOciImage, TspodError>> {
   const colon = spec.indexOf(':', spec.lastIndexOf('/') + 1);
   const [dir, ref] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : [spec, undefined];
   const what = `read the OCI layout ${dir}`;
@@ -74,7 +79,7 @@ export async function readOciLayout(spec: string): Promise<Result<StagedOciImage
   if (INDEX_TYPES.has(desc.value.mediaType)) {
     const inner = await layoutJson(dir, desc.value.digest, what);
     if (inner.isErr()) return err(inner.error);
-    const platform = hostPlatform().andThen((p) => resolvePlatform(inner.value, p));
+    const platform = platformOr(asked).andThen((p) => resolvePlatform(inner.value, p));
     if (platform.isErr()) return err(platform.error);
     desc = ok({ digest: platform.value.digest, mediaType: platform.value.mediaType });
   }
@@ -108,9 +113,11 @@ async function layoutJson(dir: string, digest: string, what: string): Promise<Re
 
 // ---- registry --------------------------------------------------------------------------------
 
-export async function pullFromRegistry(client: RegistryClient, ref: ImageReference, work: string): Promise<Result<StagedOciImage, TspodError>> {
+export async function pullFromRegistry(
+  client: RegistryClient, ref: ImageReference, work: string, asked?: Platform,
+): Promise<Result<StagedOciImage, TspodError>> {
   const what = `pull ${ref.domain}/${ref.repository}`;
-  const platform = hostPlatform();
+  const platform = platformOr(asked);
   if (platform.isErr()) return err(platform.error);
   const manifest = await client.getImageManifest(ref, platform.value);
   if (manifest.isErr()) return err(manifest.error);

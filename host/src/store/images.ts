@@ -285,12 +285,18 @@ function byName(images: ImageRecord[], ref: string): ImageRecord[] {
   return [pool.reduce((a, b) => (b.importedAt > a.importedAt ? b : a))];
 }
 
-/** Copies a blob into place via a temp file and rename, unless an image already shares it. */
+/**
+ * Puts a blob into place unless an image already shares it: a file already in the store's tmp/
+ * (a download) is renamed, anything else (a user's layout) copied via a temp file and renamed.
+ */
 async function copyIfMissing(from: string, to: string, tmp: string): Promise<void> {
   if (existsSync(to)) return;
   mkdirSync(dirname(to), { recursive: true });
-  const part = join(tmp, `blob-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-  await copyFile(from, part);
+  let part = from;
+  if (!from.startsWith(`${tmp}/`)) {
+    part = join(tmp, `blob-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    await copyFile(from, part);
+  }
   renameSync(part, to);
   fsyncDir(dirname(to));
 }
