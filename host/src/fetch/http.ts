@@ -17,10 +17,11 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { ResultAsync, ok, err, type Result } from '../result.js';
+import { ResultAsync } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { createCoreHasher, importHashState, type CoreHasher, type HashAlgorithm } from '../core/hash.js';
 import { createProgress } from './progress.js';
+import { Failure, fail, toResult } from '../failure.js';
 
 /** rkt's fetch-related --insecure-options. */
 export interface InsecureFetch {
@@ -104,25 +105,6 @@ export function httpStatusOf(e: TspodError): number | undefined {
   return e.cause instanceof HttpStatusError ? e.cause.status : undefined;
 }
 
-/** Internal: carries a TspodError through the async code; converted to a Result at the edge. */
-class Failure extends Error {
-  constructor(readonly error: TspodError) {
-    super(error.why);
-  }
-}
-
-function fail(code: TspodError['code'], what: string, why: string, hint: string, cause?: unknown): Failure {
-  return new Failure(tspodError(code, what, why, hint, cause));
-}
-
-async function toResult<T>(what: string, body: () => Promise<T>): Promise<Result<T, TspodError>> {
-  try {
-    return ok(await body());
-  } catch (e) {
-    if (e instanceof Failure) return err(e.error);
-    return err(tspodError(ErrorCodes.INTERNAL, what, `unexpected failure: ${describeErrno(e)}`, 'please report this with --debug output', e));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Requests and redirects

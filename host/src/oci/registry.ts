@@ -21,6 +21,7 @@ import { ResultAsync, err, ok, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { downloadToFile, httpStatusOf, statusFailureError, type InsecureFetch } from '../fetch/http.js';
 import { checkDigest, formatReference, manifestReference, type ImageReference } from './reference.js';
+import { Failure, fail, toResult } from '../failure.js';
 
 export const MEDIA_TYPES = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -180,25 +181,6 @@ export function resolvePlatform(indexOrList: unknown, platform: Platform): Resul
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-/** Internal: carries a TspodError through async code. */
-class Failure extends Error {
-  constructor(readonly error: TspodError) {
-    super(error.why);
-  }
-}
-
-function fail(code: TspodError['code'], what: string, why: string, hint: string, cause?: unknown): Failure {
-  return new Failure(tspodError(code, what, why, hint, cause));
-}
-
-async function toResult<T>(what: string, body: () => Promise<T>): Promise<Result<T, TspodError>> {
-  try {
-    return ok(await body());
-  } catch (e) {
-    if (e instanceof Failure) return err(e.error);
-    return err(tspodError(ErrorCodes.INTERNAL, what, `unexpected failure: ${describeErrno(e)}`, 'please report this with --debug output', e));
-  }
-}
 
 interface Response {
   readonly status: number;

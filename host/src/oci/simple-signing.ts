@@ -53,9 +53,10 @@ import type { KeyID, PartialConfig, SignaturePacket } from 'openpgp';
 import { ErrorCodes, describeErrno, tspodError, type TspodError } from '../errors.js';
 import { err, ok, ResultAsync, type Result } from '../result.js';
 import {
-  armorType, hex, keyUnusableReason, loadOpenpgp, looksArmored, prefixProblem, readBoundedFile,
-  type Keystore, type OpenPGP, type TrustedKey,
+  armorType, keyUnusableReason, loadOpenpgp, looksArmored, prefixProblem, readBoundedFile,
+  type Keystore, type TrustedKey,
 } from '../trust/keystore.js';
+import { errorText, findSigner, hashName, issuerOf, SKIP_HINT, STRONG_HASHES, WEAK_HASHES } from '../trust/signature-common.js';
 import { parseDockerReference, type ImageReference } from './reference.js';
 
 /** containers/image signatures are a few hundred bytes; anything this big is not one. */
@@ -101,16 +102,9 @@ export interface SimpleVerifyOptions {
   readonly source: string;
 }
 
-const SKIP_HINT = 'or pass --insecure-options=image to skip verification (not recommended)';
-const STRONG_HASHES = ['sha256', 'sha384', 'sha512', 'sha224', 'sha3_256', 'sha3_512'] as const;
-const WEAK_HASHES = ['md5', 'sha1', 'ripemd'] as const;
 /** Docker repository path component (distribution/reference). */
 const REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DIGEST_FORMS: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function shown(s: string, max = 200): string {
   return JSON.stringify(s.length > max ? `${s.slice(0, max)}...` : s);
@@ -211,29 +205,6 @@ export function verifySimpleSignature(opts: SimpleVerifyOptions): ResultAsync<Ve
     verify(opts, what).catch((e: unknown) =>
       err<VerifiedSimpleSignature, TspodError>(tspodError(ErrorCodes.INTERNAL, what, errorText(e), 'please report this with the --debug output', e))),
   );
-}
-
-function hashName(openpgp: OpenPGP, id: number | null): string {
-  if (id === null) return 'an unknown hash';
-  try {
-    return openpgp.enums.read(openpgp.enums.hash, id).toUpperCase().replace('SHA3_', 'SHA3-').replace(/^SHA(\d)/, 'SHA-$1');
-  } catch {
-    return `hash algorithm ${id}`;
-  }
-}
-
-function issuerLabel(sig: SignaturePacket): { fingerprint: string | null; label: string } {
-  const fingerprint = sig.issuerFingerprint ? hex(sig.issuerFingerprint) : null;
-  return { fingerprint, label: fingerprint ?? `with key ID ${sig.issuerKeyID.toHex()}` };
-}
-
-function findSigner(keys: readonly TrustedKey[], sig: SignaturePacket): TrustedKey | undefined {
-  const issuerFpr = sig.issuerFingerprint ? hex(sig.issuerFingerprint) : null;
-  return keys.find((k) => {
-    const matching = k.key.getKeys(sig.issuerKeyID);
-    if (matching.length === 0) return false;
-    return issuerFpr === null || matching.some((m) => m.getFingerprint().toLowerCase() === issuerFpr);
-  });
 }
 
 async function verify(opts: SimpleVerifyOptions, what: string): Promise<Result<VerifiedSimpleSignature, TspodError>> {
@@ -353,7 +324,7 @@ async function verify(opts: SimpleVerifyOptions, what: string): Promise<Result<V
   // 1 (continued). Form and hash of every signature, before its result is looked at.
   const strong = new Set<number>(STRONG_HASHES.map((h) => openpgp.enums.hash[h]));
   for (const p of packets) {
-    const issuer = issuerLabel(p).label;
+    const issuer = issuerOf(p).label;
     if (p.signatureType !== openpgp.enums.signature.binary) {
       return sigErr(`the signature by key ${issuer} is not a binary-mode data signature (type 0x${(p.signatureType ?? 0).toString(16).padStart(2, '0')})`,
         `sign the image with \`skopeo copy --sign-by FINGERPRINT\`, ${SKIP_HINT}`);
@@ -553,7 +524,7 @@ function verificationFailure(e: unknown, signer: TrustedKey, source: string, wha
 }
 
 async function untrusted(opts: SimpleVerifyOptions, trustName: string, p: SignaturePacket, what: string): Promise<TspodError> {
-  const issuer = issuerLabel(p);
+  const issuer = issuerOf(p);
   let fingerprint = issuer.fingerprint;
   let elsewhere = '';
   const all = await opts.keystore.allKeys();

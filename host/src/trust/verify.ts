@@ -26,9 +26,10 @@ import type { KeyID, PartialConfig, Signature, SignaturePacket } from 'openpgp';
 import { ErrorCodes, describeErrno, tspodError, type TspodError } from '../errors.js';
 import { ok, err, ResultAsync, type Result } from '../result.js';
 import {
-  armorType, describeKey, hex, keyUnusableReason, loadOpenpgp, looksArmored, readBoundedFile,
+  armorType, describeKey, keyUnusableReason, loadOpenpgp, looksArmored, readBoundedFile,
   type Keystore, type OpenPGP, type TrustedKey,
 } from './keystore.js';
+import { errorText, findSigner, hashName, issuerOf, SKIP_HINT, STRONG_HASHES, WEAK_HASHES } from './signature-common.js';
 
 /** Real detached signatures are a few hundred bytes; anything this big is not one. */
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -55,42 +56,6 @@ export interface VerifyOptions {
   readonly keystore: Keystore;
   /** What the user knows the data as (file name, URL): named in every error. */
   readonly source: string;
-}
-
-const SKIP_HINT = 'or pass --insecure-options=image to skip verification (not recommended)';
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** Hash algorithms a data signature may use (openpgp enums.hash values are looked up by name). */
-const STRONG_HASHES = ['sha256', 'sha384', 'sha512', 'sha224', 'sha3_256', 'sha3_512'] as const;
-const WEAK_HASHES = ['md5', 'sha1', 'ripemd'] as const;
-
-function hashName(openpgp: OpenPGP, id: number | null): string {
-  if (id === null) return 'an unknown hash';
-  try {
-    return openpgp.enums.read(openpgp.enums.hash, id).toUpperCase().replace('SHA3_', 'SHA3-').replace(/^SHA(\d)/, 'SHA-$1');
-  } catch {
-    return `hash algorithm ${id}`;
-  }
-}
-
-/** Key ID or, when the signature carries it (gpg ≥ 2.2 does), the issuer's full fingerprint. */
-function issuerOf(sig: SignaturePacket): { fingerprint: string | null; keyId: string; label: string } {
-  const fingerprint = sig.issuerFingerprint ? hex(sig.issuerFingerprint) : null;
-  const keyId = sig.issuerKeyID.toHex();
-  return { fingerprint, keyId, label: fingerprint ?? `with key ID ${keyId}` };
-}
-
-/** The trusted key that holds the issuer (primary key or subkey), checking the fingerprint too. */
-function findSigner(keys: readonly TrustedKey[], sig: SignaturePacket): TrustedKey | undefined {
-  const issuerFpr = sig.issuerFingerprint ? hex(sig.issuerFingerprint) : null;
-  return keys.find((k) => {
-    const matching = k.key.getKeys(sig.issuerKeyID);
-    if (matching.length === 0) return false;
-    return issuerFpr === null || matching.some((m) => m.getFingerprint().toLowerCase() === issuerFpr);
-  });
 }
 
 export function verifyDetachedSignature(opts: VerifyOptions): ResultAsync<VerifiedSignature, TspodError> {
