@@ -11,7 +11,7 @@ import { REPO, TSPOD, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js
 import { makeTestPki, type TestPki } from './helpers/https-server.js';
 import { buildBusyboxLayout, putManifest, skopeoInspect, skopeoPush, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { parseImageManifest } from '../host/src/appc/manifest.js';
-import { chainIds } from '../host/src/store/layout.js';
+import { ImageStore } from '../host/src/store/images.js';
 import { Gpg } from './helpers/gpg.js';
 
 describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
@@ -93,12 +93,18 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
     const out = join(work, 'render-v2');
     assert.equal((await tspod(data, ['image', 'render', '--rootfs-only', r.stdout.trim().slice(0, 20), out])).status, 0);
     assert.equal(snapshot(out), snapshot(umociRootfs('v2')));
-    // Each layer is rendered once, alone, as an overlayfs lower dir; stacked, they are the image.
+    // Each layer is rendered once, alone, as an overlayfs lower dir (the store API pods use);
+    // stacked by an overlay mount, they are the image.
+    const store = ImageStore.open(data)._unsafeUnwrap();
+    for (const ref of [`${reg.host}/test/busybox:v1`, r.stdout.trim()]) {
+      const record = (await store.resolve(ref))._unsafeUnwrap();
+      (await store.renderLayerDirs(record))._unsafeUnwrap();
+    }
     const layerDirs = readdirSync(join(data, 'store', 'trees', 'layers'));
     assert.equal(layerDirs.length, 2, `layer dirs: ${layerDirs.join(' ')}`);
-    const list = JSON.parse((await tspod(data, ['image', 'list', '--format', 'json'])).stdout) as Array<{ id: string; layers: Array<{ diffId: string }> }>;
-    const v2 = list.find((i) => i.id === r.stdout.trim())!;
-    const lower = chainIds(v2.layers.map((l) => l.diffId)).reverse().map((c) => join(data, 'store', 'trees', 'layers', c.replace(':', '-'))).join(':');
+    const v2 = (await store.resolve(r.stdout.trim()))._unsafeUnwrap();
+    assert.equal(v2.rendered, true);
+    const lower = store.lowerDirs(v2).join(':');
     const merged = join(work, 'merged-v2');
     mkdirSync(merged);
     sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower}`, merged]);

@@ -165,10 +165,8 @@ async function fetchOci(ctx: CommandContext, store: ImageStore, image: string, p
     if (staged.isErr()) return err(staged.error);
     const signers = verify ? await verifyOciSignature(ctx, image, staged.value) : ok([]);
     if (signers.isErr()) return err(signers.error);
-    const stored = await store.importOci(staged.value, signers.value);
-    if (stored.isErr() || !isRoot()) return stored.map((r) => r.id);
-    // As root, each layer not rendered yet is rendered once into its own lower dir.
-    return (await store.renderLayerDirs(stored.value)).map((r) => r.id);
+    // Layers are rendered when first needed (image render, pods), not here: a fetch stays a download.
+    return (await store.importOci(staged.value, signers.value)).map((r) => r.id);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
