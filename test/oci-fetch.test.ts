@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, TSPOD, needsRoot, removeDir, sh, tempDir } from './helpers/cli.js';
-import { makeTestPki, type TestPki } from './helpers/https-server.js';
+import { makeTestPki, startServer, type TestPki } from './helpers/https-server.js';
 import { buildBusyboxLayout, putManifest, skopeoInspect, skopeoPush, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { parseImageManifest } from '../host/src/appc/manifest.js';
 import { ImageStore } from '../host/src/store/images.js';
@@ -243,6 +243,20 @@ describe('Docker/OCI images through tspod fetch', { skip: needsRoot }, () => {
       const unsigned = await run(['fetch', `docker://${reg.host}/test/busybox:v1`]);
       assert.equal(unsigned.status, 254);
       assert.match(unsigned.stderr, /no signature for manifest/);
+      // The same signatures served over HTTPS (a lookaside web server beside the registry).
+      const web = await startServer(pki.server);
+      try {
+        const sigDir = readdirSync(look, { recursive: true }).map(String).find((p) => p.endsWith('signature-1'))!;
+        web.routes.set(`/sigs/${sigDir}`, { kind: 'file', body: readFileSync(join(look, sigDir)) });
+        writeFileSync(join(conf, 'auth.d', 'lookaside.json'), JSON.stringify({ tspodKind: 'lookaside', tspodVersion: 'v1', registries: [reg.host], url: web.url('/sigs') }));
+        const data2 = join(work, 'data-signed-web');
+        const viaWeb = await tspod(data2, ['--local-config', conf, '--system-config', join(work, 'none'), 'fetch', `docker://${reg.host}/test/signed:1`], false);
+        assert.equal(viaWeb.status, 0, viaWeb.stderr);
+        assert.ok(web.requestsFor(`/sigs/${sigDir}`).length > 0, 'signature-1 came from the web lookaside');
+        assert.ok(web.requests.some((q) => q.pathname.endsWith('signature-2')), 'and it looked for signature-2 (404 ends the list)');
+      } finally {
+        await web.close();
+      }
     } finally {
       gpg.cleanup();
     }

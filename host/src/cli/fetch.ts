@@ -184,7 +184,9 @@ async function verifyOciSignature(ctx: CommandContext, image: string, staged: St
   const hint = 'sign it (skopeo copy --sign-by) and name the lookaside dir in auth.d, or pass --insecure-options=image (not recommended)';
   const dir = settings.value.lookaside.get(ref.value.registry);
   if (!dir) return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${image}`, `no lookaside signature directory is configured for ${ref.value.registry}`, hint));
-  const sigs = await readLookasideSignatures(dir, ref.value.repository, staged.manifestDigest!);
+  const sigs = /^https?:\/\//.test(dir)
+    ? await downloadLookaside(ctx, dir, ref.value.repository, staged.manifestDigest!)
+    : await readLookasideSignatures(dir, ref.value.repository, staged.manifestDigest!);
   if (sigs.isErr()) return err(sigs.error);
   if (sigs.value.length === 0) return err(tspodError(ErrorCodes.SIG_INVALID, `verify ${image}`, `no signature for manifest ${staged.manifestDigest} in ${dir}`, hint));
   const keystore = new Keystore({ systemDir: ctx.globals.systemConfig, localDir: ctx.globals.localConfig });
@@ -195,6 +197,31 @@ async function verifyOciSignature(ctx: CommandContext, image: string, staged: St
     last = v.error;
   }
   return err(last!);
+}
+
+const MAX_LOOKASIDE_DOWNLOADS = 16;
+
+/** signature-1, signature-2, ... from an HTTP(S) lookaside, until the first 404. */
+async function downloadLookaside(ctx: CommandContext, base: string, repository: string, digest: string): Promise<Result<Uint8Array[], TspodError>> {
+  const { lookasidePath } = await import('../oci/simple-signing.js');
+  const { downloadToFile, httpStatusOf } = await import('../fetch/http.js');
+  const { tmpdir } = await import('node:os');
+  const scratch = mkdtempSync(join(tmpdir(), 'tspod-sig-'));
+  const insecure = { http: ctx.globals.insecure.has('http'), tls: ctx.globals.insecure.has('tls') };
+  try {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < MAX_LOOKASIDE_DOWNLOADS; i++) {
+      const rel = lookasidePath('', repository, digest, i);
+      if (rel.isErr()) return err(rel.error);
+      const dest = join(scratch, `signature-${i + 1}`);
+      const got = await downloadToFile(`${base.replace(/\/+$/, '')}/${rel.value}`, { dest, insecure });
+      if (got.isErr()) return httpStatusOf(got.error) === 404 ? ok(out) : err(got.error);
+      out.push(readFileSync(dest));
+    }
+    return ok(out);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 async function stageOci(ctx: CommandContext, image: string, work: string, platform?: Platform): Promise<Result<StagedOciImage, TspodError>> {

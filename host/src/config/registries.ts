@@ -5,6 +5,7 @@
 //   {"tspodKind": "insecureRegistries", "tspodVersion": "v1", "registries": ["host[:port]"]}
 //                                                              plain HTTP allowed for these only
 //   {"tspodKind": "lookaside", "tspodVersion": "v1", "registries": ["host[:port]"], "dir": "/path"}
+//   {"tspodKind": "lookaside", "tspodVersion": "v1", "registries": ["host[:port]"], "url": "https://..."}
 //                      where simple-signing signatures are kept (containers/image's lookaside layout)
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 export interface RegistrySettings {
   readonly credentials: ReadonlyMap<string, { readonly username: string; readonly password: string }>;
   readonly insecure: ReadonlySet<string>;
-  /** Lookaside signature directories by registry. */
+  /** Where each registry's simple-signing signatures are: a directory or an https:// base URL. */
   readonly lookaside: ReadonlyMap<string, string>;
 }
 
@@ -24,6 +25,7 @@ interface ConfigFile {
   registries?: unknown;
   credentials?: { user?: unknown; password?: unknown };
   dir?: unknown;
+  url?: unknown;
 }
 
 function readDir(dir: string): Result<Array<[string, ConfigFile]>, TspodError> {
@@ -63,8 +65,10 @@ export function loadRegistrySettings(systemConfig: string, localConfig: string):
       if (!registries) return err(bad(path, '"registries" must be a list of host[:port] strings'));
       if (f.tspodKind === 'insecureRegistries') for (const r of registries) insecure.add(r);
       else if (f.tspodKind === 'lookaside') {
-        if (typeof f.dir !== 'string' || !f.dir.startsWith('/')) return err(bad(path, '"dir" must be an absolute directory path'));
-        for (const r of registries) lookaside.set(r, f.dir);
+        const where = typeof f.dir === 'string' && f.dir.startsWith('/') ? f.dir
+          : typeof f.url === 'string' && /^https?:\/\//.test(f.url) ? f.url : undefined;
+        if (!where) return err(bad(path, 'a lookaside needs "dir" (an absolute path) or "url" (https://...)'));
+        for (const r of registries) lookaside.set(r, where);
       }
       else if (f.tspodKind === 'dockerAuth') {
         const { user, password } = f.credentials ?? {};
