@@ -1,6 +1,7 @@
 // What every CLI command module exports. Commands parse their own flags (node:util parseArgs),
 // call one library function, and map its Result to an exit code; only cli/ prints or exits.
 import type { Writable } from 'node:stream';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatError, exitCodeFor, ErrorCodes, tspodError, type TspodError } from '../errors.js';
 
 /** rkt's --insecure-options values; `all-fetch` and `all` expand to the fetch ones. */
@@ -39,4 +40,25 @@ export function fail(ctx: CommandContext, e: TspodError): number {
 export function usageError(command: string, why: string): TspodError {
   const cmd = command ? `tspod ${command}` : 'tspod';
   return tspodError(ErrorCodes.USAGE, command || 'command line', why, `run \`${cmd} --help\` for usage`);
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+type Parsed<O extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: O & { help: { type: 'boolean'; short: 'h' } }; allowPositionals: true }>>;
+
+/**
+ * Every command's prologue: parse its flags (plus --help/-h). A bad flag prints a usage error and
+ * `--help` prints `help`; both return the exit code for the command to return.
+ */
+export function parseFlags<O extends FlagOptions>(ctx: CommandContext, command: string, argv: string[], options: O, help: string): Parsed<O> | number {
+  let parsed: Parsed<O>;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean'; short: 'h' } }, allowPositionals: true });
+  } catch (e) {
+    return fail(ctx, usageError(command, (e as Error).message));
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    ctx.stdout.write(help);
+    return 0;
+  }
+  return parsed;
 }

@@ -6,8 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { isRoot, openStore } from './store-cli.js';
 import { ok, err, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
@@ -61,18 +60,8 @@ interface RemoteRecord {
 }
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: {
-      signature: { type: 'string' }, full: { type: 'boolean' }, platform: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    } });
-  } catch (e) {
-    return fail(ctx, usageError('fetch', (e as Error).message));
-  }
-  if (parsed.values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'fetch', argv, { signature: { type: 'string' }, full: { type: 'boolean' }, platform: { type: 'string' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length === 0) return fail(ctx, usageError('fetch', 'needs at least one IMAGE'));
   const platform = parsePlatform(parsed.values.platform);
   if (typeof platform === 'string') return fail(ctx, usageError('fetch', platform));

@@ -1,8 +1,7 @@
 // `tspod fsck [--repair]`: checks every blob against its image ID and every record against its
 // files; with --repair removes what is broken.
 import { rmSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { openStore } from './store-cli.js';
 import { fsckStore } from '../store/maintenance.js';
 import { ErrorCodes, tspodError } from '../errors.js';
@@ -15,16 +14,10 @@ Exit 0 when the store is sound (or was repaired), 254 when problems remain.
 `;
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { repair: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (e) {
-    return fail(ctx, usageError('fsck', (e as Error).message));
-  }
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'fsck', argv, { repair: { type: 'boolean' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) return fail(ctx, usageError('fsck', `unexpected argument ${JSON.stringify(parsed.positionals[0])}`));
+  const { values } = parsed;
   const store = openStore(ctx);
   if (store.isErr()) return fail(ctx, store.error);
   const s = store.value;

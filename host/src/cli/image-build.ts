@@ -1,7 +1,6 @@
 // `tspod image build [--no-compression] [--overwrite] DIR OUT.aci`: a deterministic ACI from a
 // layout directory; prints the image ID.
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 
 const HELP = `Usage: tspod image build [--no-compression] [--overwrite] DIR OUT.aci
 
@@ -22,21 +21,12 @@ Flags:
 const OPTIONS = {
   'no-compression': { type: 'boolean' },
   overwrite: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
-  } catch (e) {
-    return fail(ctx, usageError('image build', (e as Error).message));
-  }
+  const parsed = parseFlags(ctx, 'image build', argv, OPTIONS, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
   if (positionals.length !== 2) {
     return fail(ctx, usageError('image build', `needs exactly DIR and OUT.aci, got ${positionals.length} operand${positionals.length === 1 ? '' : 's'}`));
   }

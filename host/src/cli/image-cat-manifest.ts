@@ -1,6 +1,5 @@
 // `tspod image cat-manifest IMAGE`: the manifest as stored in the ACI (compact), or pretty-printed.
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { openStore } from './store-cli.js';
 
 const HELP = `Usage: tspod image cat-manifest [--pretty-print] IMAGE
@@ -9,16 +8,8 @@ Prints the image manifest of IMAGE (an image ID prefix or name[:version]).
 `;
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'pretty-print': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    return fail(ctx, usageError('image cat-manifest', (e as Error).message));
-  }
-  if (parsed.values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'image cat-manifest', argv, { 'pretty-print': { type: 'boolean' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length !== 1) return fail(ctx, usageError('image cat-manifest', 'needs exactly one IMAGE'));
   const store = openStore(ctx);
   if (store.isErr()) return fail(ctx, store.error);

@@ -1,7 +1,6 @@
 // `tspod image export IMAGE OUT.aci`: the ACI exactly as it was fetched (so its signature still verifies).
 import { copyFileSync, constants } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { openStore } from './store-cli.js';
 import { describeErrno, ErrorCodes, tspodError } from '../errors.js';
 
@@ -11,16 +10,8 @@ Writes IMAGE from the store to OUT.aci byte for byte as fetched, so OUT.aci.asc 
 `;
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { overwrite: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    return fail(ctx, usageError('image export', (e as Error).message));
-  }
-  if (parsed.values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'image export', argv, { overwrite: { type: 'boolean' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length !== 2) return fail(ctx, usageError('image export', 'needs IMAGE and OUT.aci'));
   const [ref, out] = parsed.positionals as [string, string];
   const store = openStore(ctx);

@@ -1,10 +1,9 @@
 // `tspod image extract IMAGE DIR` and `tspod image render IMAGE DIR`: an image's contents in a new
 // directory, through the same safe extraction as the store. extract writes the ACI as it is
 // (manifest + rootfs/); --rootfs-only and render write the root filesystem an app would see.
-import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { isRoot, openStore } from './store-cli.js';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { extractArchive } from '../extract/extract.js';
@@ -24,18 +23,8 @@ DIR must not exist or be empty. IMAGE is an image ID prefix or name[:version].
 `;
   return {
     async run(ctx: CommandContext, argv: string[]): Promise<number> {
-      let parsed;
-      try {
-        parsed = parseArgs({ args: argv, allowPositionals: true, options: {
-          'rootfs-only': { type: 'boolean' }, overwrite: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-        } });
-      } catch (e) {
-        return fail(ctx, usageError(`image ${name}`, (e as Error).message));
-      }
-      if (parsed.values.help) {
-        ctx.stdout.write(help);
-        return 0;
-      }
+      const parsed = parseFlags(ctx, `image ${name}`, argv, { 'rootfs-only': { type: 'boolean' }, overwrite: { type: 'boolean' } }, help);
+      if (typeof parsed === 'number') return parsed;
       if (parsed.positionals.length !== 2) return fail(ctx, usageError(`image ${name}`, 'needs IMAGE and DIR'));
       const [ref, dir] = parsed.positionals as [string, string];
       const store = openStore(ctx);

@@ -1,7 +1,6 @@
 // `tspod image gc [--grace-period DURATION]`: removes images unused for longer than the grace
 // period, trees and blobs no image points at, and stale temporary files.
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { openStore } from './store-cli.js';
 import { gcStore } from '../store/maintenance.js';
 
@@ -19,16 +18,10 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { 'grace-period': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (e) {
-    return fail(ctx, usageError('image gc', (e as Error).message));
-  }
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'image gc', argv, { 'grace-period': { type: 'string' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) return fail(ctx, usageError('image gc', `unexpected argument ${JSON.stringify(parsed.positionals[0])}`));
+  const { values } = parsed;
   const grace = parseDuration(values['grace-period'] ?? '24h');
   if (grace === undefined) return fail(ctx, usageError('image gc', `bad --grace-period ${JSON.stringify(values['grace-period'])} (e.g. 30m, 24h)`));
   const store = openStore(ctx);

@@ -1,6 +1,5 @@
 // `tspod image list`: the images in the store, as a table or JSON.
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { openStore, shortId } from './store-cli.js';
 
 const HELP = `Usage: tspod image list [--full] [--format text|json]
@@ -11,16 +10,10 @@ Lists the images in the store: ID, name, version, size, import time, signer.
 `;
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { full: { type: 'boolean' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (e) {
-    return fail(ctx, usageError('image list', (e as Error).message));
-  }
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'image list', argv, { full: { type: 'boolean' }, format: { type: 'string' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) return fail(ctx, usageError('image list', `unexpected argument ${JSON.stringify(parsed.positionals[0])}`));
+  const { values } = parsed;
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json') return fail(ctx, usageError('image list', `unknown format ${format}`));
   const store = openStore(ctx);

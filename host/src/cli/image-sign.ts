@@ -2,11 +2,10 @@
 // armored detached signature FILE.aci.asc (SHA-512), atomically; never replaces an existing
 // signature unless asked.
 import { lstat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { ErrorCodes, describeErrno, tspodError } from '../errors.js';
 import { fsError, MAX_KEY_BYTES, readBoundedFile, writeFileAtomic } from '../trust/keystore.js';
 import { signDetached } from '../trust/sign.js';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 
 const HELP = `Usage: tspod image sign --key SECRET.asc [--passphrase-file F] [--overwrite] FILE.aci
 
@@ -25,26 +24,13 @@ Verifiers trust the matching public key with \`tspod trust --prefix NAME PUBLIC.
 const MAX_PASSPHRASE_BYTES = 4096;
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        key: { type: 'string' },
-        'passphrase-file': { type: 'string' },
-        overwrite: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    return fail(ctx, usageError('image sign', (e as Error).message));
-  }
+  const parsed = parseFlags(ctx, 'image sign', argv, {
+    key: { type: 'string' },
+    'passphrase-file': { type: 'string' },
+    overwrite: { type: 'boolean' },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
   if (values.key === undefined) return fail(ctx, usageError('image sign', 'missing --key SECRET.asc'));
   if (positionals.length !== 1) return fail(ctx, usageError('image sign', `expected one FILE.aci, got ${positionals.length} operands`));
   const file = positionals[0]!;

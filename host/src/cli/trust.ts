@@ -14,13 +14,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ok, err, type Result } from '../result.js';
-import { parseArgs } from 'node:util';
 import { ErrorCodes, describeErrno, exitCodeFor, tspodError, type TspodError } from '../errors.js';
 import {
   Keystore, MAX_KEY_BYTES, describeKey, formatFingerprint, keyUnusableReason, parsePublicKey, prefixProblem,
   readBoundedFile, type TrustTarget,
 } from '../trust/keystore.js';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 
 const HELP = `Usage:
   tspod trust --prefix PREFIX [--skip-fingerprint-review] [KEY.asc...]
@@ -84,26 +83,13 @@ function keystoreOf(ctx: CommandContext): Keystore {
 }
 
 async function runAdd(ctx: CommandContext, argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        prefix: { type: 'string' },
-        root: { type: 'boolean' },
-        'skip-fingerprint-review': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    return fail(ctx, usageError('trust', (e as Error).message));
-  }
+  const parsed = parseFlags(ctx, 'trust', argv, {
+    prefix: { type: 'string' },
+    root: { type: 'boolean' },
+    'skip-fingerprint-review': { type: 'boolean' },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
   if (values.prefix !== undefined && values.root) return fail(ctx, usageError('trust', '--prefix and --root exclude each other'));
   if (values.prefix === undefined && !values.root) {
     return fail(ctx, tspodError(ErrorCodes.USAGE, 'trust', 'no --prefix or --root: tspod does not trust a key for every image name implicitly',
@@ -208,16 +194,10 @@ async function discoverKeys(ctx: CommandContext, prefix: string): Promise<Result
 }
 
 async function runList(ctx: CommandContext, argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (e) {
-    return fail(ctx, usageError('trust list', (e as Error).message));
-  }
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'trust list', argv, { format: { type: 'string' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) return fail(ctx, usageError('trust list', `unexpected argument ${JSON.stringify(parsed.positionals[0])}`));
+  const { values } = parsed;
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json') return fail(ctx, usageError('trust list', `unknown format ${JSON.stringify(format)} (text or json)`));
   const keys = await keystoreOf(ctx).list();
@@ -234,16 +214,8 @@ async function runList(ctx: CommandContext, argv: string[]): Promise<number> {
 }
 
 async function runRm(ctx: CommandContext, argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    return fail(ctx, usageError('trust rm', (e as Error).message));
-  }
-  if (parsed.values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'trust rm', argv, {}, HELP);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length === 0) return fail(ctx, usageError('trust rm', 'expected one or more key fingerprints'));
   const keystore = keystoreOf(ctx);
   let firstError: TspodError | undefined;

@@ -1,7 +1,6 @@
 // `tspod version`: versions of tspod, its WASM core and Node, and the features of this build.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { fail, usageError, type CommandContext } from './command.js';
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { detectFeatures, hasOpenat2 } from '../features.js';
 
 const HELP = `Usage: tspod version [--format text|json]
@@ -16,16 +15,10 @@ function packageVersion(): string {
 }
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  let values: { format?: string | undefined; help?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({ args: argv, options: { format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (e) {
-    return fail(ctx, usageError('version', (e as Error).message));
-  }
-  if (values.help) {
-    ctx.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseFlags(ctx, 'version', argv, { format: { type: 'string' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) return fail(ctx, usageError('version', `unexpected argument ${JSON.stringify(parsed.positionals[0])}`));
+  const { values } = parsed;
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json') return fail(ctx, usageError('version', `unknown format ${format}`));
   const features = detectFeatures(await hasOpenat2());
