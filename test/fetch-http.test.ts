@@ -12,14 +12,14 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, type TspodError } from '../host/src/errors.js';
-import type { Result } from '../host/src/result.js';
+import { ErrorCodes } from '../host/src/errors.js';
 import { createCoreHasher } from '../host/src/core/hash.js';
 import { CHECKPOINT_BYTES, downloadToFile, httpStatusOf, parseMaxAge, type DownloadOptions } from '../host/src/fetch/http.js';
 import { discover, endpointsFromPage, parseMetaTags, renderTemplate } from '../host/src/fetch/discovery.js';
 import { createProgress, REDRAW_INTERVAL_MS } from '../host/src/fetch/progress.js';
 import { removeDir, tempDir } from './helpers/cli.js';
 import { makeTestPki, startServer, type FileRoute, type TestPki, type TestServer } from './helpers/https-server.js';
+import { unwrapErr, unwrapOk } from './helpers/result.js';
 
 const MiB = 1 << 20;
 const SECURE = { http: false, tls: false } as const;
@@ -28,15 +28,7 @@ function sha(algo: 'sha256' | 'sha512', data: Uint8Array): string {
   return createHash(algo).update(data).digest('hex');
 }
 
-function unwrapErr<T>(r: Result<T, TspodError>): TspodError {
-  if (r.isOk()) assert.fail(`expected an error, got ${JSON.stringify(r.value)}`);
-  return r.error;
-}
 
-function unwrapOk<T>(r: Result<T, TspodError>): T {
-  if (r.isErr()) assert.fail(`expected success, got ${r.error.code}: ${r.error.what}: ${r.error.why}`);
-  return r.value;
-}
 
 interface SavedState {
   url: string;

@@ -20,16 +20,9 @@ import {
 import { removeDir, tempDir } from './helpers/cli.js';
 import { Gpg, type GpgKey } from './helpers/gpg.js';
 import { buildBusyboxLayout, sha256, skopeoInspect, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { unwrapErr, unwrapOk } from './helpers/result.js';
 
-function unwrapErr<T>(r: Result<T, TspodError>): TspodError {
-  if (r.isOk()) assert.fail(`expected an error, got ${JSON.stringify(r.value)}`);
-  return r.error;
-}
 
-function unwrapOk<T>(r: Result<T, TspodError>): T {
-  if (r.isErr()) assert.fail(`expected success, got ${r.error.code}: ${r.error.what}: ${r.error.why}`);
-  return r.value;
-}
 
 describe('simple signing (skopeo --sign-by, lookaside)', () => {
   let dir: string;

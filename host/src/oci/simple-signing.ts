@@ -49,14 +49,16 @@
 // registry) are `<base>/<repo>@<algo>=<hex>/signature-1`, `signature-2`, ... read until the first
 // missing one.
 import { join } from 'node:path';
-import type { KeyID, PartialConfig, SignaturePacket } from 'openpgp';
+import type { PartialConfig, SignaturePacket } from 'openpgp';
 import { ErrorCodes, describeErrno, tspodError, type TspodError } from '../errors.js';
 import { err, ok, ResultAsync, type Result } from '../result.js';
 import {
-  armorType, keyUnusableReason, loadOpenpgp, looksArmored, prefixProblem, readBoundedFile,
+  armorType, loadOpenpgp, looksArmored, prefixProblem, readBoundedFile,
   type Keystore, type TrustedKey,
 } from '../trust/keystore.js';
-import { errorText, findSigner, hashName, issuerOf, SKIP_HINT, STRONG_HASHES, WEAK_HASHES } from '../trust/signature-common.js';
+import {
+  errorText, findSigner, hashName, issuerOf, SKIP_HINT, STRONG_HASHES, unusableSigner, unusableSignerText, WEAK_HASHES,
+} from '../trust/signature-common.js';
 import { parseDockerReference, type ImageReference } from './reference.js';
 
 /** containers/image signatures are a few hundred bytes; anything this big is not one. */
@@ -346,16 +348,8 @@ async function verify(opts: SimpleVerifyOptions, what: string): Promise<Result<V
   }
 
   // 3. Signer keys usable now.
-  for (let i = 0; i < packets.length; i++) {
-    const signer = signers[i]!;
-    const reason = await keyUnusableReason(signer.key, now, packets[i]!.issuerKeyID as KeyID);
-    if (reason !== null) {
-      const uid = signer.userIds[0] ? ` (${signer.userIds[0]})` : '';
-      return sigErr(`${source} is signed by key ${signer.fingerprint}${uid}, which ${reason}`,
-        `ask the publisher for a signature by a current key and trust that key with ${trustHint}; ` +
-          `stop trusting this one with \`tspod trust rm ${signer.fingerprint}\``);
-    }
-  }
+  const unusable = await unusableSigner(packets, signers, now);
+  if (unusable) return sigErr(...unusableSignerText(source, unusable, trustHint));
 
   // 4. The cryptographic check of every signature.
   for (let i = 0; i < result.signatures.length; i++) {

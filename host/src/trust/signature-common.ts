@@ -1,7 +1,7 @@
 // What both signature formats tspod checks share (appc detached signatures, containers/image
 // simple signing): the hash policy, naming the issuer, and finding the trusted key that signed.
-import type { SignaturePacket } from 'openpgp';
-import { hex, type OpenPGP, type TrustedKey } from './keystore.js';
+import type { KeyID, SignaturePacket } from 'openpgp';
+import { hex, keyUnusableReason, type OpenPGP, type TrustedKey } from './keystore.js';
 
 export const SKIP_HINT = 'or pass --insecure-options=image to skip verification (not recommended)';
 
@@ -37,4 +37,26 @@ export function findSigner(keys: readonly TrustedKey[], sig: SignaturePacket): T
     if (matching.length === 0) return false;
     return issuerFpr === null || matching.some((m) => m.getFingerprint().toLowerCase() === issuerFpr);
   });
+}
+
+/** The first signer whose key is not usable now (expired or revoked since signing), with why. */
+export async function unusableSigner(
+  packets: readonly SignaturePacket[], signers: readonly TrustedKey[], now: Date,
+): Promise<{ signer: TrustedKey; reason: string } | undefined> {
+  for (let i = 0; i < packets.length; i++) {
+    const reason = await keyUnusableReason(signers[i]!.key, now, packets[i]!.issuerKeyID as KeyID);
+    if (reason !== null) return { signer: signers[i]!, reason };
+  }
+  return undefined;
+}
+
+/** why and hint for unusableSigner's finding; trustHint is the `tspod trust ...` command to suggest. */
+export function unusableSignerText(source: string, bad: { signer: TrustedKey; reason: string }, trustHint: string): [string, string] {
+  const { signer, reason } = bad;
+  const uid = signer.userIds[0] ? ` (${signer.userIds[0]})` : '';
+  return [
+    `${source} is signed by key ${signer.fingerprint}${uid}, which ${reason}`,
+    `ask the publisher for a signature by a current key and trust that key with ${trustHint}; ` +
+      `stop trusting this one with \`tspod trust rm ${signer.fingerprint}\``,
+  ];
 }

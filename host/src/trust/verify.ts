@@ -22,14 +22,16 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { KeyID, PartialConfig, Signature, SignaturePacket } from 'openpgp';
+import type { PartialConfig, Signature, SignaturePacket } from 'openpgp';
 import { ErrorCodes, describeErrno, tspodError, type TspodError } from '../errors.js';
 import { ok, err, ResultAsync, type Result } from '../result.js';
 import {
-  armorType, describeKey, keyUnusableReason, loadOpenpgp, looksArmored, readBoundedFile,
+  armorType, describeKey, loadOpenpgp, looksArmored, readBoundedFile,
   type Keystore, type OpenPGP, type TrustedKey,
 } from './keystore.js';
-import { errorText, findSigner, hashName, issuerOf, SKIP_HINT, STRONG_HASHES, WEAK_HASHES } from './signature-common.js';
+import {
+  errorText, findSigner, hashName, issuerOf, SKIP_HINT, STRONG_HASHES, unusableSigner, unusableSignerText, WEAK_HASHES,
+} from './signature-common.js';
 
 /** Real detached signatures are a few hundred bytes; anything this big is not one. */
 export const MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -207,16 +209,8 @@ async function verify(opts: VerifyOptions, what: string): Promise<Result<Verifie
 
   // 3. The signer keys must be usable now, not only when they signed.
   const now = new Date();
-  for (let i = 0; i < packets.length; i++) {
-    const signer = signers[i]!;
-    const reason = await keyUnusableReason(signer.key, now, packets[i]!.issuerKeyID as KeyID);
-    if (reason !== null) {
-      const uid = signer.userIds[0] ? ` (${signer.userIds[0]})` : '';
-      return sigErr(`${source} is signed by key ${signer.fingerprint}${uid}, which ${reason}`,
-        `ask the publisher for a signature by a current key and trust that key with \`tspod trust --prefix ${imageName} KEY.asc\`; ` +
-          `stop trusting this one with \`tspod trust rm ${signer.fingerprint}\``);
-    }
-  }
+  const unusable = await unusableSigner(packets, signers, now);
+  if (unusable) return sigErr(...unusableSignerText(source, unusable, `\`tspod trust --prefix ${imageName} KEY.asc\``));
 
   // 4. Hash the data and check every signature.
   let data;
