@@ -13,7 +13,6 @@ import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../error
 import type { ImageRecord, ImageStore, Signer } from '../store/images.js';
 import type { ImageManifest } from '../appc/manifest.js';
 import { readRecord, writeRecord } from '../store/records.js';
-import { extractArchive } from '../extract/extract.js';
 import type { StagedOciImage } from '../oci/sources.js';
 import type { Platform } from '../oci/registry.js';
 
@@ -237,6 +236,7 @@ async function stageOci(ctx: CommandContext, image: string, work: string, platfo
   const colon = isOciArchive ? spec.indexOf(':', spec.lastIndexOf('/') + 1) : -1;
   const [archive, ref] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : [spec, undefined];
   const dir = join(work, 'archive');
+  const { extractArchive } = await import('../extract/extract.js');
   const extracted = await extractArchive(archive, dir, {});
   if (extracted.isErr()) return err(extracted.error);
   return isOciArchive ? sources.readOciLayout(ref ? `${dir}:${ref}` : dir, platform) : sources.readDockerArchiveDir(dir, archive);

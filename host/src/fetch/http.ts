@@ -5,23 +5,25 @@
 //
 // Resuming. Bytes go to `<dest>.part`; beside it, `<dest>.part.state` (JSON) records the URL, the
 // validator of the partial resource (a strong ETag or Last-Modified), how many bytes of the .part
-// are good, and the WASM core's hash state after exactly those bytes (`exportState()`). The state
+// are good, and, when the hash engine can export it, the hash state after exactly those bytes
+// (stream-hash.ts: the WASM core's sha512 can, OpenSSL's sha256 cannot and re-reads the prefix). The state
 // is saved every CHECKPOINT_BYTES and whenever the transfer fails, always after the bytes it counts
 // were written, so a process killed at any moment leaves a state that is behind or equal to the
 // file, never ahead of it. The next call truncates the .part to the recorded length, asks for
 // `Range: bytes=N-` with `If-Range: <validator>`, and on 206 appends and continues hashing from the
-// saved state: the first N bytes are neither downloaded nor hashed again. On 200 (the server
+// saved state: the first N bytes are not downloaded again (nor hashed again, with a saved state). On 200 (the server
 // ignores Range, or the resource changed) or 416 it starts again from zero. The complete file is
 // fsync'ed and renamed to `dest`; the state is removed.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { writeSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { ResultAsync } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
-import { createCoreHasher, importHashState, type CoreHasher, type HashAlgorithm } from '../core/hash.js';
+import type { HashAlgorithm } from '../core/hash.js';
+import { createStreamHasher, resumeStreamHasher, type StreamHasher } from './stream-hash.js';
 import { createProgress } from './progress.js';
+import { BatchWriter } from './batch-writer.js';
 import { Failure, fail, toResult } from '../failure.js';
 
 /** rkt's fetch-related --insecure-options. */
@@ -49,7 +51,7 @@ export interface DownloadOptions {
   /** An extra trusted CA (PEM), added to Node's bundled roots. */
   readonly ca?: Buffer;
   readonly cached?: CachedResource;
-  /** Digest of the bytes as served, on the WASM core (so the state can be saved and resumed). */
+  /** Digest of the bytes as served, computed while they arrive (engines: stream-hash.ts). */
   readonly hash?: HashAlgorithm;
   /** true: a progress bar on stderr when it is a terminal; a stream: on that stream when a TTY. */
   readonly progress?: boolean | NodeJS.WritableStream;
@@ -360,7 +362,7 @@ interface SavedState {
   /** Bytes at the start of the .part that are good and covered by hashState. */
   readonly length: number;
   readonly algorithm?: HashAlgorithm;
-  /** base64 of CoreHasher.exportState() after exactly `length` bytes. */
+  /** base64 of StreamHasher.exportState() after exactly `length` bytes, when it has one. */
   readonly hashState?: string;
 }
 
@@ -368,7 +370,7 @@ interface PartialDownload {
   readonly length: number;
   readonly etag?: string;
   readonly lastModified?: string;
-  readonly hasher?: CoreHasher;
+  readonly hasher?: StreamHasher;
   /** Bytes of the .part re-read to rebuild the hash (no usable saved hash state). */
   readonly rehashed: number;
 }
@@ -378,6 +380,13 @@ const STATE_OFF_TOTAL = 12;
 
 function stateTotal(state: Buffer): number | undefined {
   return state.length >= STATE_OFF_TOTAL + 8 ? Number(state.readBigUInt64LE(STATE_OFF_TOTAL)) : undefined;
+}
+
+/** The sidecar's hash fields: the algorithm always, the state only when the engine exports one. */
+function hashStateOf(hasher: StreamHasher | undefined): Pick<SavedState, 'algorithm' | 'hashState'> {
+  if (!hasher) return {};
+  const state = hasher.exportState();
+  return { algorithm: hasher.algorithm, ...(state && { hashState: state.toString('base64') }) };
 }
 
 function ioFailure(what: string, path: string, e: unknown): Failure {
@@ -425,19 +434,19 @@ function parseState(raw: string): SavedState | undefined {
   return o as unknown as SavedState;
 }
 
-/** Re-hashes the first `length` bytes of the .part, reading straight into the core's input region. */
-async function rehashPart(part: string, length: number, algo: HashAlgorithm): Promise<CoreHasher | undefined> {
-  const created = createCoreHasher(algo);
+/** Re-hashes the first `length` bytes of the .part. */
+async function rehashPart(part: string, length: number, algo: HashAlgorithm): Promise<StreamHasher | undefined> {
+  const created = createStreamHasher(algo);
   if (created.isErr()) throw new Failure(created.error);
   const h = created.value;
+  const buf = Buffer.allocUnsafe(1 << 20);
   let fh: FileHandle | undefined;
   try {
     fh = await open(part, 'r');
     for (let pos = 0; pos < length;) {
-      const region = h.input();
-      const { bytesRead } = await fh.read(region, 0, Math.min(region.length, length - pos), pos);
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - pos), pos);
       if (bytesRead === 0) return undefined;
-      h.updateInput(bytesRead);
+      h.update(buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
     return h;
@@ -469,11 +478,11 @@ async function loadPartial(url: string, part: string, stateFile: string, algo: H
   if (!algo) return { ...base, rehashed: 0 };
   if (s.algorithm === algo && s.hashState) {
     const state = Buffer.from(s.hashState, 'base64');
-    const imported = importHashState(algo, state);
     // The state must describe exactly the bytes the sidecar says are good.
-    if (imported.isOk() && stateTotal(state) === s.length) return { ...base, hasher: imported.value, rehashed: 0 };
+    const resumed = stateTotal(state) === s.length ? resumeStreamHasher(algo, state) : undefined;
+    if (resumed) return { ...base, hasher: resumed, rehashed: 0 };
   }
-  // No usable saved hash (another algorithm, or none was asked for then): reading the local bytes
+  // No usable saved hash (another algorithm, none asked for then, or an engine that keeps none): reading the local bytes
   // again is still far cheaper than downloading them again.
   const hasher = await rehashPart(part, s.length, algo);
   return hasher ? { ...base, hasher, rehashed: s.length } : undefined;
@@ -500,18 +509,19 @@ function labelOf(url: URL): string {
   }
 }
 
-/** Bytes a response may queue ahead of the disk before it is paused, and where it resumes. */
+/** Bytes a response may queue ahead of the disk before it is paused (until the batch is taken). */
 const QUEUE_HIGH = 4 << 20;
-const QUEUE_LOW = 1 << 20;
 
 /**
- * The body's chunks, with backpressure. Unlike `for await (… of res)`, chunks that arrived before a
+ * The body's chunks, in batches of everything that arrived since the last one, with backpressure.
+ * Batches, not single chunks: TLS hands over ~16 KiB at a time, and one async round trip, one
+ * write(2) per chunk cost more than the network on a fast link. Unlike `for await (… of res)`, chunks that arrived before a
  * connection failure are all delivered before the error: Node destroys the response on a dropped
  * connection, and the bytes in its own buffer would be lost, though they arrived intact. Here they
  * are taken out of it at once (into a queue bounded by pausing the response), so a resume can
  * keep every byte that reached this machine.
  */
-async function* bodyChunks(res: http.IncomingMessage): AsyncGenerator<Buffer> {
+async function* bodyBatches(res: http.IncomingMessage, onIdle: () => void): AsyncGenerator<Buffer[]> {
   const queue: Buffer[] = [];
   let queued = 0;
   let ended = false;
@@ -536,15 +546,16 @@ async function* bodyChunks(res: http.IncomingMessage): AsyncGenerator<Buffer> {
   res.on('error', onError);
   try {
     for (;;) {
-      const chunk = queue.shift();
-      if (chunk) {
-        queued -= chunk.length;
-        if (queued < QUEUE_LOW && res.isPaused()) res.resume();
-        yield chunk;
+      if (queue.length > 0) {
+        const batch = queue.splice(0);
+        queued = 0;
+        if (res.isPaused()) res.resume();
+        yield batch;
         continue;
       }
       if (failure) throw failure.error;
       if (ended) return;
+      onIdle();
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }
@@ -554,15 +565,6 @@ async function* bodyChunks(res: http.IncomingMessage): AsyncGenerator<Buffer> {
     // Keep an error listener: a late error must not become an uncaught exception.
     if (!ended) res.destroy();
   }
-}
-
-/**
- * Synchronous on purpose: TLS delivers ~16 KiB chunks, and one threadpool round trip per chunk
- * (fh.write) left the download idle half the time; a sync write to the page cache takes
- * microseconds. The checkpoint rule is unchanged: the state is saved after these writes return.
- */
-async function writeAll(fh: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  for (let off = 0; off < chunk.length;) off += writeSync(fh.fd, chunk, off, chunk.length - off, position + off);
 }
 
 interface Receive {
@@ -583,7 +585,7 @@ async function receive(r: Receive): Promise<DownloadResult> {
   const offset = partial?.length ?? 0;
   let hasher = partial?.hasher;
   if (!hasher && opts.hash) {
-    const created = createCoreHasher(opts.hash);
+    const created = createStreamHasher(opts.hash);
     if (created.isErr()) {
       res.destroy();
       throw new Failure(created.error);
@@ -610,10 +612,14 @@ async function receive(r: Receive): Promise<DownloadResult> {
     throw ioFailure(what, part, e);
   }
 
+  const writer = new BatchWriter(fh, offset);
   let pos = offset;
   let saved = offset;
+  /** Records the bytes written so far; the hash state only when it covers exactly those. */
   const save = async (): Promise<void> => {
     if (!resumable) return;
+    const length = writer.written;
+    const hashFields = hashStateOf(hasher);
     await writeState(
       stateFile,
       {
@@ -621,12 +627,12 @@ async function receive(r: Receive): Promise<DownloadResult> {
         url: r.url,
         ...(etag ? { etag } : {}),
         ...(lastModified ? { lastModified } : {}),
-        length: pos,
-        ...(hasher ? { algorithm: hasher.algorithm, hashState: hasher.exportState().toString('base64') } : {}),
+        length,
+        ...(length === pos ? hashFields : { ...(hashFields.algorithm && { algorithm: hashFields.algorithm }) }),
       },
       what,
     );
-    saved = pos;
+    saved = length;
   };
 
   const progress = createProgress({
@@ -636,18 +642,29 @@ async function receive(r: Receive): Promise<DownloadResult> {
     output: opts.progress,
   });
   try {
-    for await (const chunk of bodyChunks(res)) {
+    const written = async (step: Promise<void>): Promise<void> => {
       try {
-        await writeAll(fh, chunk, pos);
+        await step;
       } catch (e) {
         throw ioFailure(what, part, e);
       }
-      hasher?.update(chunk);
-      hashed += chunk.length;
-      pos += chunk.length;
+    };
+    for await (const batch of bodyBatches(res, () => writer.idle())) {
+      await written(writer.add(batch));
+      let bytes = 0;
+      for (const chunk of batch) {
+        hasher?.update(chunk);
+        bytes += chunk.length;
+      }
+      hashed += bytes;
+      pos += bytes;
       progress.update(pos);
-      if (pos - saved >= CHECKPOINT_BYTES) await save();
+      if (pos - saved >= CHECKPOINT_BYTES) {
+        await written(writer.drain());
+        await save();
+      }
     }
+    await written(writer.drain());
     if (expected !== undefined && pos !== expected) {
       throw fail(
         ErrorCodes.FETCH,
@@ -658,13 +675,14 @@ async function receive(r: Receive): Promise<DownloadResult> {
     }
   } catch (e) {
     progress.done();
-    await fh.close().catch(() => undefined);
     // Keep what arrived for the next call (best effort: the original failure is what matters).
+    await writer.drain().catch(() => undefined);
+    await fh.close().catch(() => undefined);
     await save().catch(() => undefined);
     throw networkFailure(e, r.opened.url, connect, r.opened.timer, {
       received: pos,
       ...(expected !== undefined ? { total: expected } : {}),
-      kept: resumable ? pos : 0,
+      kept: resumable ? writer.written : 0,
     });
   }
   progress.done();

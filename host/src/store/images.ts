@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, existsSync } from
 import { dirname, join } from 'node:path';
 import { ok, err, type Result } from '../result.js';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
-import { extractArchive, scanArchive, type ExtractSummary } from '../extract/extract.js';
+// The extractor (tar core, writer threads, koffi) is loaded when an ACI is read, not to pull an OCI image.
+import type { extractArchive, ExtractSummary } from '../extract/extract.js';
 import { parseImageManifest, type ImageManifest } from '../appc/manifest.js';
 import { aciLayout } from './aci-route.js';
 import { withLock } from './lock.js';
@@ -138,6 +139,7 @@ export class ImageStore {
   private async readAci(file: string, tree: string, opts: ImportOptions): Promise<Result<Imported, TspodError>> {
     const layout = aciLayout();
     const options = { digest: 'sha512' as const, route: layout.route };
+    const { scanArchive } = await import('../extract/extract.js');
     const pass = opts.render ? await this.renderPass(file, tree, options) : await scanArchive(file, options);
     if (pass.isErr()) return err(pass.error);
     const missing = layout.missing();
@@ -150,6 +152,7 @@ export class ImageStore {
 
   private async renderPass(file: string, tree: string, options: Parameters<typeof extractArchive>[2]): Promise<Result<ExtractSummary, TspodError>> {
     mkdirSync(tree);
+    const { extractArchive } = await import('../extract/extract.js');
     return await extractArchive(file, join(tree, 'rootfs'), options);
   }
 
