@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const CORE_ENTRIES = ['hash', 'tar'];
+const CORE_ENTRIES = ['hash', 'tar', 'lint'];
 
 function runGenerators() {
   const genDir = join(root, 'core', 'gen');

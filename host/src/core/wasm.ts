@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { ok, err, type Result } from '../result.js';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 
-export type CoreModuleName = 'hash' | 'tar';
+export type CoreModuleName = 'hash' | 'tar' | 'lint';
 
 const modules = new Map<CoreModuleName, WebAssembly.Module>();
 let digests: Record<string, string> | undefined;

@@ -1,0 +1,158 @@
+// Lints a pod file: bounds first (size, nesting), then the TOML 1.0 parse with positions, then the
+// WASM lint core (core/assembly/lint.ts) on the merged value tree. Never throws on any input: every
+// problem, syntax errors included, is a Diagnostic. The language server calls this too.
+import { parseTOML } from 'toml-eslint-parser';
+import { instantiateCore } from '../core/wasm.js';
+import type { Diagnostic, Range, Severity } from './diagnostic.js';
+import { countNodes, encodeTree, NODE_WORDS, valueTree } from './tree.js';
+
+/** Pod files are small; these bound what a hostile file can cost (time, memory, stack). */
+export const LINT_LIMITS = { maxBytes: 1 << 20, maxDepth: 64, maxValues: 100_000 } as const;
+
+interface LintExports {
+  readonly memory: WebAssembly.Memory;
+  lint_node_words(): number;
+  lint_out_words(): number;
+  lint_input(bytes: number): number;
+  lint_run(nodeCount: number, poolLen: number): number;
+  lint_out_ptr(): number;
+  lint_out_len(): number;
+  lint_truncated(): number;
+}
+
+let core: LintExports | undefined;
+
+function lintCore(): LintExports {
+  if (core) return core;
+  const instance = instantiateCore('lint');
+  if (instance.isErr()) throw new Error(`${instance.error.why}: ${instance.error.hint}`);
+  const exports = instance.value.exports as unknown as LintExports;
+  if (exports.lint_node_words() !== NODE_WORDS) throw new Error('the lint core and host disagree on the node layout: rebuild tspod');
+  core = exports;
+  return core;
+}
+
+const SEVERITY: Record<number, Severity> = { 1: 'error', 2: 'warning', 3: 'info' };
+
+function at(line: number, column: number, endColumn = column + 1): Range {
+  return { start: { line, column }, end: { line, column: endColumn } };
+}
+
+function firstLineRange(text: string): Range {
+  const nl = text.indexOf('\n');
+  return at(1, 1, (nl < 0 ? text.length : nl) + 1);
+}
+
+/**
+ * Where `[`/`{` nesting first goes deeper than max, outside strings and comments, or undefined.
+ * Runs before the parser, whose recursion a 100k-deep array would overflow.
+ */
+export function tooDeepAt(text: string, max: number): Range | undefined {
+  let depth = 0;
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      lineStart = i + 1;
+    } else if (c === 35) {
+      while (i + 1 < text.length && text.charCodeAt(i + 1) !== 10) i++;
+    } else if (c === 34 || c === 39) {
+      const end = skipString(text, i);
+      for (let j = i; j < end; j++) {
+        if (text.charCodeAt(j) === 10) {
+          line++;
+          lineStart = j + 1;
+        }
+      }
+      i = end - 1;
+    } else if (c === 91 || c === 123) {
+      if (++depth > max) return at(line, i - lineStart + 1);
+    } else if (c === 93 || c === 125) {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return undefined;
+}
+
+/** The index just past the string starting at i (basic or literal, single or multi-line). */
+function skipString(text: string, i: number): number {
+  const q = text[i]!;
+  const multi = text.startsWith(q.repeat(3), i);
+  const close = multi ? q.repeat(3) : q;
+  let j = i + close.length;
+  while (j < text.length) {
+    if (q === '"' && text[j] === '\\') j += 2;
+    else if (text.startsWith(close, j)) return j + close.length;
+    else if (!multi && text[j] === '\n') return j;
+    else j++;
+  }
+  return text.length;
+}
+
+function syntaxDiagnostic(e: unknown, text: string): Diagnostic {
+  const p = e as { lineNumber?: number; column?: number; message?: string };
+  if (typeof p.lineNumber === 'number' && typeof p.column === 'number') {
+    return { rule: 'TSPOD_L_SYNTAX', severity: 'error', message: `TOML syntax error: ${p.message}.`, range: at(p.lineNumber, p.column + 1) };
+  }
+  return { rule: 'TSPOD_L_SYNTAX', severity: 'error', message: `the file cannot be parsed as TOML 1.0 (${String(p.message ?? e)}).`, range: firstLineRange(text) };
+}
+
+function bounded(rule: string, message: string, range: Range): Diagnostic[] {
+  return [{ rule, severity: 'error', message, range }];
+}
+
+/** Diagnostics for a pod file's text, sorted by position. */
+export function lintPodText(text: string): Diagnostic[] {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > LINT_LIMITS.maxBytes) {
+    return bounded('TSPOD_L_TOO_LARGE', `the file is ${bytes} bytes; pod files are limited to ${LINT_LIMITS.maxBytes} bytes: split it, or check it is the file you meant.`, firstLineRange(text));
+  }
+  const deep = tooDeepAt(text, LINT_LIMITS.maxDepth);
+  if (deep) return bounded('TSPOD_L_TOO_DEEP', `arrays and inline tables nest deeper than ${LINT_LIMITS.maxDepth} levels here: flatten the structure.`, deep);
+  let ast;
+  try {
+    ast = parseTOML(text, { tomlVersion: '1.0.0' });
+  } catch (e) {
+    return [syntaxDiagnostic(e, text)];
+  }
+  const tree = valueTree(ast, firstLineRange(text));
+  const values = countNodes(tree);
+  if (values > LINT_LIMITS.maxValues) {
+    return bounded('TSPOD_L_TOO_MANY_VALUES', `the file holds ${values} values; pod files are limited to ${LINT_LIMITS.maxValues}: check it is the file you meant.`, firstLineRange(text));
+  }
+  return runCore(encodeTree(tree));
+}
+
+function runCore(encoded: ReturnType<typeof encodeTree>): Diagnostic[] {
+  const c = lintCore();
+  const nodeBytes = encoded.count * NODE_WORDS * 4;
+  const ptr = c.lint_input(nodeBytes + encoded.pool.length);
+  new Int32Array(c.memory.buffer, ptr, encoded.count * NODE_WORDS).set(encoded.nodes);
+  new Uint8Array(c.memory.buffer, ptr + nodeBytes, encoded.pool.length).set(encoded.pool);
+  const n = c.lint_run(encoded.count, encoded.pool.length);
+  const out = c.lint_out_ptr();
+  const words = c.lint_out_words();
+  const records = new Int32Array(c.memory.buffer, out, n * words);
+  const textBase = out + n * words * 4;
+  const decoder = new TextDecoder();
+  const diagnostics: Diagnostic[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = records.subarray(i * words, (i + 1) * words);
+    const raw = decoder.decode(new Uint8Array(c.memory.buffer, textBase + r[5]!, r[6]!));
+    const tab = raw.indexOf('\t');
+    diagnostics.push({
+      rule: raw.slice(0, tab), severity: SEVERITY[r[0]!] ?? 'error', message: raw.slice(tab + 1),
+      range: { start: { line: r[1]!, column: r[2]! }, end: { line: r[3]!, column: r[4]! } },
+    });
+  }
+  if (c.lint_truncated()) {
+    diagnostics.push({ rule: 'TSPOD_L_TOO_MANY_DIAGNOSTICS', severity: 'error', message: `more problems were found than the ${n} shown: fix these and lint again.`, range: at(1, 1) });
+  }
+  return diagnostics.sort(byPosition);
+}
+
+function byPosition(a: Diagnostic, b: Diagnostic): number {
+  return a.range.start.line - b.range.start.line || a.range.start.column - b.range.start.column;
+}
