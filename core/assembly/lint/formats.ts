@@ -74,7 +74,7 @@ function scaled(num: string, mult: i64): i64 {
   for (let i = 0; i < whole.length; i++) {
     const c = whole.charCodeAt(i);
     if (!isDigit(c)) return INVALID;
-    if (v > (I64_MAX - 9) / 10) return OVERFLOW;
+    if (v > (I64_MAX - (c - 48)) / 10) return OVERFLOW;
     v = v * 10 + (c - 48);
   }
   if (v > I64_MAX / mult) return OVERFLOW;
