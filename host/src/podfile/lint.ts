@@ -4,7 +4,7 @@
 import { parseTOML } from 'toml-eslint-parser';
 import { instantiateCore } from '../core/wasm.js';
 import type { Diagnostic, Range, Severity } from './diagnostic.js';
-import { countNodes, encodeTree, NODE_WORDS, valueTree } from './tree.js';
+import { encodeTree, NODE_WORDS, poolBound, TreeBuilder, type ValueNode } from './tree.js';
 
 /** Pod files are small; these bound what a hostile file can cost (time, memory, stack). */
 export const LINT_LIMITS = { maxBytes: 1 << 20, maxDepth: 64, maxValues: 100_000 } as const;
@@ -117,21 +117,24 @@ export function lintPodText(text: string): Diagnostic[] {
   } catch (e) {
     return [syntaxDiagnostic(e, text)];
   }
-  const tree = valueTree(ast, firstLineRange(text));
-  const values = countNodes(tree);
-  if (values > LINT_LIMITS.maxValues) {
-    return bounded('TSPOD_L_TOO_MANY_VALUES', `the file holds ${values} values; pod files are limited to ${LINT_LIMITS.maxValues}: check it is the file you meant.`, firstLineRange(text));
+  const first = firstLineRange(text);
+  const builder = new TreeBuilder({ start: { line: 1, column: 0 }, end: { line: 1, column: first.end.column - 1 } });
+  const tree = builder.build(ast);
+  if (builder.count > LINT_LIMITS.maxValues) {
+    return bounded('TSPOD_L_TOO_MANY_VALUES', `the file holds ${builder.count} values; pod files are limited to ${LINT_LIMITS.maxValues}: check it is the file you meant.`, first);
   }
-  return runCore(encodeTree(tree));
+  return runCore(tree, builder.count, poolBound(text));
 }
 
-function runCore(encoded: ReturnType<typeof encodeTree>): Diagnostic[] {
+/** Encodes the tree straight into the core's memory and runs it. */
+function runCore(tree: ValueNode, count: number, poolMax: number): Diagnostic[] {
   const c = lintCore();
-  const nodeBytes = encoded.count * NODE_WORDS * 4;
-  const ptr = c.lint_input(nodeBytes + encoded.pool.length);
-  new Int32Array(c.memory.buffer, ptr, encoded.count * NODE_WORDS).set(encoded.nodes);
-  new Uint8Array(c.memory.buffer, ptr + nodeBytes, encoded.pool.length).set(encoded.pool);
-  const n = c.lint_run(encoded.count, encoded.pool.length);
+  const nodeBytes = count * NODE_WORDS * 4;
+  const ptr = c.lint_input(nodeBytes + poolMax);
+  const nodes = new Int32Array(c.memory.buffer, ptr, count * NODE_WORDS);
+  const pool = Buffer.from(c.memory.buffer, ptr + nodeBytes, poolMax);
+  const poolLen = encodeTree(tree, count, nodes, pool);
+  const n = c.lint_run(count, poolLen);
   const out = c.lint_out_ptr();
   const words = c.lint_out_words();
   const records = new Int32Array(c.memory.buffer, out, n * words);
