@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getStaticTOMLValue, parseTOML } from 'toml-eslint-parser';
-import { lintPodText } from '../host/src/podfile/lint.js';
+import { lintJsonText, lintPodText } from '../host/src/podfile/lint.js';
 import { LINT_RULES } from '../host/src/podfile/rules.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
@@ -194,5 +194,77 @@ describe('pod file lint', () => {
       verdicts.push(schemaSaysValid);
     }
     assert.ok(verdicts.includes(true) && verdicts.includes(false), 'the fixtures include both verdicts');
+  });
+});
+
+describe('lint of JSON documents with the same core: appc manifests, OCI image configs', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tspod-lint-json-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const rulesAt = (text: string) => lintJsonText(text).map((d) => `${d.rule} ${d.range.start.line}:${d.range.start.column}`);
+
+  it('an appc image manifest: the bundled one is clean, a broken one is explained field by field', () => {
+    assert.deepEqual(lintJsonText(readFileSync(join(repo, 'images', 'hello', 'manifest'), 'utf8')), []);
+    const broken = [
+      '{',
+      '  "acKind": "ImageManifest",',
+      '  "acVersion": "0.8",',
+      '  "name": "Example.com/App",',
+      '  "labels": [{ "name": "version", "value": 1 }],',
+      '  "app": {',
+      '    "exec": [],',
+      '    "user": "0",',
+      '    "ports": [{ "name": "http", "protocol": "sctp", "port": 70000 }],',
+      '    "isolators": [{ "name": "os/linux/no-new-privileges", "value": true }]',
+      '  },',
+      '  "dependencies": [{ "imageName": "example.com/base", "imageID": "sha512-XYZ" }],',
+      '  "annotations": null',
+      '}',
+    ].join('\n');
+    assert.deepEqual(rulesAt(broken), [
+      'TSPOD_L_BAD_VERSION 3:16', 'TSPOD_L_BAD_NAME 4:11', 'TSPOD_L_WRONG_TYPE 5:44', 'TSPOD_L_MISSING_KEY 6:3',
+      'TSPOD_L_TOO_FEW 7:13', 'TSPOD_L_BAD_VALUE 9:45', 'TSPOD_L_OUT_OF_RANGE 9:61', 'TSPOD_L_BAD_DIGEST 12:66',
+    ]);
+  });
+
+  it('an appc pod manifest written by `tspod pod convert` is clean; a broken one is not', () => {
+    for (const f of validFiles) {
+      const out = join(dir, 'pod.json');
+      const r = spawnSync(process.execPath, [tspod, 'pod', 'convert', f, '-o', out], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(lintJsonText(readFileSync(out, 'utf8')), [], f);
+    }
+    const broken = '{"acKind": "PodManifest", "acVersion": "0.8.11", "apps": [{"name": "a", "image": {"id": "sha512-00"}, "mounts": [{"volume": "v"}]}], "volumes": [{"name": "v", "kind": "nfs"}]}';
+    assert.deepEqual(rulesAt(broken).map((x) => x.split(' ')[0]), ['TSPOD_L_MISSING_KEY', 'TSPOD_L_BAD_VALUE']);
+  });
+
+  it('an OCI image config made by umoci is clean; bad digests, env entries and rootfs type are not', (t) => {
+    if (spawnSync('umoci', ['--version']).status !== 0) {
+      t.skip('umoci is not installed (apt-get install umoci)');
+      return;
+    }
+    const layout = join(dir, 'layout');
+    assert.equal(spawnSync('umoci', ['init', '--layout', layout]).status, 0);
+    assert.equal(spawnSync('umoci', ['new', '--image', `${layout}:t`]).status, 0);
+    assert.equal(spawnSync('umoci', ['config', '--image', `${layout}:t`, '--config.env', 'A=1', '--config.cmd', '/bin/sh']).status, 0);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const config = readFileSync(join(layout, 'blobs', 'sha256', manifest.config.digest.slice(7)), 'utf8');
+    assert.deepEqual(lintJsonText(config), []);
+    const value = JSON.parse(config);
+    value.rootfs = { type: 'tar', diff_ids: ['sha256:abc'] };
+    value.config.Env = ['A=1', 'JUSTANAME'];
+    const rules = lintJsonText(JSON.stringify(value, null, 2)).map((d) => d.rule).sort();
+    assert.deepEqual(rules, ['TSPOD_L_BAD_DIGEST', 'TSPOD_L_BAD_VALUE', 'TSPOD_L_BAD_VALUE']);
+  });
+
+  it('unknown JSON, syntax errors and null follow Go: explained, positioned, null is absent', () => {
+    assert.deepEqual(rulesAt('{"hello": 1}'), ['TSPOD_L_UNKNOWN_DOCUMENT 1:1']);
+    assert.deepEqual(rulesAt('{"acKind": "ImageManifest",\n  "name": x}'), ['TSPOD_L_SYNTAX 2:11']);
+    assert.deepEqual(rulesAt(`${'['.repeat(100_000)}`), ['TSPOD_L_TOO_DEEP 1:65']);
+    assert.deepEqual(rulesAt('{"acKind": "ImageManifest", "acVersion": "0.8.11", "name": null}'), ['TSPOD_L_MISSING_KEY 1:1']);
   });
 });

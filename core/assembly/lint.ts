@@ -13,6 +13,7 @@ import { NODE_WORDS, Tree } from './lint/tree';
 import { Report } from './lint/report';
 import { Validator } from './lint/validate';
 import { CrossRules } from './lint/rules';
+import { SCHEMA_ROOTS } from './generated/lint_schema';
 
 const OUT_WORDS: i32 = 7;
 
@@ -42,13 +43,20 @@ export function lint_input(bytes: i32): usize {
   return input;
 }
 
-/** Validates nodeCount nodes followed by poolLen pool bytes; returns the number of diagnostics. */
-export function lint_run(nodeCount: i32, poolLen: i32): i32 {
+// Which document the tree is (generated SCHEMA_ROOTS order, core/gen/lint-schema.mjs).
+const SCHEMA_POD_FILE: i32 = 0;
+const DOCUMENT_NAMES: StaticArray<string> = ['the pod file', 'the image manifest', 'the pod manifest', 'the image config'];
+
+/**
+ * Validates nodeCount nodes followed by poolLen pool bytes as document `schema` (0 pod file,
+ * 1 appc image manifest, 2 appc pod manifest, 3 OCI image config); returns the diagnostics' count.
+ */
+export function lint_run(nodeCount: i32, poolLen: i32, schema: i32): i32 {
   const tree = new Tree(input, nodeCount, input + (<usize>nodeCount * NODE_WORDS << 2), poolLen);
   const report = new Report();
-  if (nodeCount > 0) {
-    new Validator(tree, report).node(0, 0);
-    new CrossRules(tree, report).run(0);
+  if (nodeCount > 0 && schema >= 0 && schema < SCHEMA_ROOTS.length) {
+    new Validator(tree, report, DOCUMENT_NAMES[schema]).node(0, SCHEMA_ROOTS[schema]);
+    if (schema == SCHEMA_POD_FILE) new CrossRules(tree, report).run(0);
   }
   truncated = report.truncated;
   serialize(report);

@@ -21,6 +21,11 @@ export const F_HOSTNAME: i32 = 14;
 export const F_FILE_MODE: i32 = 15;
 export const F_HTTP_URL: i32 = 16;
 export const F_USER: i32 = 17;
+export const F_AC_IDENTIFIER: i32 = 18;
+export const F_SEMVER: i32 = 19;
+export const F_IMAGE_ID: i32 = 20;
+export const F_OCI_DIGEST: i32 = 21;
+export const F_ENV_ENTRY: i32 = 22;
 
 const I64_MAX: i64 = 0x7fffffffffffffff;
 /** Quantities that do not fit in 63 bits (and durations over 100 years in ns) are refused. */
@@ -287,6 +292,11 @@ export function checkStringFormat(format: i32, s: string): string {
     case F_FILE_MODE: return checkFileMode(s);
     case F_HTTP_URL: return s.startsWith('http://') && s.length > 7 ? '' : fail('TSPOD_L_BAD_URL', `"${s}" is not an http:// URL (e.g. "http://127.0.0.1:8080/healthz").`);
     case F_USER: return s.length > 0 ? '' : fail('TSPOD_L_BAD_USER', 'the user or group is empty: give a name or a number.');
+    case F_AC_IDENTIFIER: return checkAcName(s).length == 0 ? '' : fail('TSPOD_L_BAD_NAME', `"${s}" is not an AC identifier: use lower-case letters and digits separated by single - . _ ~ or / (e.g. "example.com/app").`);
+    case F_SEMVER: return isSemver(s) ? '' : fail('TSPOD_L_BAD_VERSION', `"${s}" is not a semantic version (MAJOR.MINOR.PATCH, e.g. "0.8.11").`);
+    case F_IMAGE_ID: return isImageId(s) ? '' : fail('TSPOD_L_BAD_DIGEST', `"${s}" is not an image ID: write it as sha512- followed by lower-case hex digits.`);
+    case F_OCI_DIGEST: return isOciDigest(s) ? '' : fail('TSPOD_L_BAD_DIGEST', `"${s}" is not a digest: write it as sha256: followed by 64 lower-case hex digits.`);
+    case F_ENV_ENTRY: return s.indexOf('=') > 0 ? '' : fail('TSPOD_L_BAD_VALUE', `"${s}" is not an environment entry: write it as NAME=value.`);
     default: return '';
   }
 }
@@ -298,4 +308,42 @@ export function checkNumberFormat(format: i32, value: f64, shown: string): strin
     return fail('TSPOD_L_OUT_OF_RANGE', `${shown} is not a user or group ID: use 0 to 4294967294.`);
   }
   return '';
+}
+
+function isHex(s: string, from: i32): bool {
+  if (from >= s.length) return false;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!(isDigit(c) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+function isImageId(s: string): bool {
+  return s.startsWith('sha512-') && s.length <= 7 + 128 && isHex(s, 7);
+}
+
+function isOciDigest(s: string): bool {
+  if (s.startsWith('sha256:')) return s.length == 7 + 64 && isHex(s, 7);
+  if (s.startsWith('sha512:')) return s.length == 7 + 128 && isHex(s, 7);
+  return false;
+}
+
+function isNumericPart(p: string): bool {
+  if (p.length == 0 || (p.length > 1 && p.charCodeAt(0) == 48)) return false;
+  for (let i = 0; i < p.length; i++) if (!isDigit(p.charCodeAt(i))) return false;
+  return true;
+}
+
+/** SemVer 2.0: MAJOR.MINOR.PATCH, numbers without leading zeros, optional -pre and +build. */
+function isSemver(s: string): bool {
+  let core = s;
+  const plus = core.indexOf('+');
+  if (plus >= 0) core = core.substring(0, plus);
+  const dash = core.indexOf('-');
+  if (dash >= 0) core = core.substring(0, dash);
+  const parts = core.split('.');
+  if (parts.length != 3) return false;
+  for (let i = 0; i < 3; i++) if (!isNumericPart(parts[i])) return false;
+  return true;
 }

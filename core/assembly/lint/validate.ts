@@ -8,20 +8,26 @@ import { checkNumberFormat, checkStringFormat } from './formats';
 import { closest, didYouMean, Report } from './report';
 import { K_ARRAY, K_FLOAT, K_INTEGER, K_STRING, K_TABLE, kindName, Range, Tree, typeMatches, typeNames } from './tree';
 
-/** How a node is named in messages: its dotted path, e.g. app.resources.memory. */
-export function displayPath(shape: i32): string {
-  const p = SHAPE_PATH[shape];
-  return p.length == 0 ? 'the pod file' : p.replaceAll('[]', '');
-}
-
 export class Validator {
-  constructor(public tree: Tree, public report: Report) {}
+  /** documentName: how the whole document is called in messages, e.g. "the pod file". */
+  constructor(public tree: Tree, public report: Report, public documentName: string) {}
+
+  /** How a node is named in messages: its dotted path, e.g. app.resources.memory. */
+  private displayPath(shape: i32): string {
+    const p = SHAPE_PATH[shape];
+    return p.length == 0 ? this.documentName : p.replaceAll('[]', '');
+  }
+
+  private tableName(shape: i32): string {
+    const p = SHAPE_PATH[shape];
+    return p.length == 0 ? this.documentName : `[${p.replaceAll('[]', '')}]`;
+  }
 
   node(i: i32, shape: i32): void {
     const kind = this.tree.kind(i);
     const types = SHAPE_TYPES[shape];
     if (!typeMatches(kind, types)) {
-      this.report.error('TSPOD_L_WRONG_TYPE', `${displayPath(shape)} must be ${typeNames(types)}, not ${kindName(kind)}.`, this.tree.valueRange(i));
+      this.report.error('TSPOD_L_WRONG_TYPE', `${this.displayPath(shape)} must be ${typeNames(types)}, not ${kindName(kind)}.`, this.tree.valueRange(i));
       return;
     }
     if (kind == K_TABLE) this.table(i, shape);
@@ -42,15 +48,13 @@ export class Validator {
       } else if (SHAPE_ADDL[shape] >= 0) {
         this.node(c, SHAPE_ADDL[shape]);
       } else if (SHAPE_ADDL[shape] == -2) {
-        const where = displayPath(shape);
-        this.report.error('TSPOD_L_UNKNOWN_KEY', `"${key}" is not a key of ${where == 'the pod file' ? where : '[' + where + ']'}.${didYouMean(closest(key, PROP_NAME, start, count))} Remove it or fix its name.`, this.tree.keyRange(c));
+        this.report.error('TSPOD_L_UNKNOWN_KEY', `"${key}" is not a key of ${this.tableName(shape)}.${didYouMean(closest(key, PROP_NAME, start, count))} Remove it or fix its name.`, this.tree.keyRange(c));
       }
     }
     const rs = SHAPE_REQ_START[shape];
     for (let r = rs; r < rs + SHAPE_REQ_COUNT[shape]; r++) {
       if (this.tree.child(i, REQUIRED[r]) >= 0) continue;
-      const where = displayPath(shape);
-      this.report.error('TSPOD_L_MISSING_KEY', `${where == 'the pod file' ? where : '[' + where + ']'} needs "${REQUIRED[r]}": add it.`, this.tree.keyRange(i));
+      this.report.error('TSPOD_L_MISSING_KEY', `${this.tableName(shape)} needs "${REQUIRED[r]}": add it.`, this.tree.keyRange(i));
     }
   }
 
@@ -69,7 +73,7 @@ export class Validator {
   private array(i: i32, shape: i32): void {
     const n = this.tree.childCount(i);
     if (n < SHAPE_MIN_ITEMS[shape]) {
-      this.report.error('TSPOD_L_TOO_FEW', `${displayPath(shape)} needs at least ${SHAPE_MIN_ITEMS[shape]} item${SHAPE_MIN_ITEMS[shape] == 1 ? '' : 's'}.`, this.tree.valueRange(i));
+      this.report.error('TSPOD_L_TOO_FEW', `${this.displayPath(shape)} needs at least ${SHAPE_MIN_ITEMS[shape]} item${SHAPE_MIN_ITEMS[shape] == 1 ? '' : 's'}.`, this.tree.valueRange(i));
     }
     const items = SHAPE_ITEMS[shape];
     if (items < 0) return;
@@ -84,7 +88,7 @@ export class Validator {
       for (let e = es; e < es + en; e++) if (ENUM_VALUES[e] == s) return;
       const allowed = new Array<string>();
       for (let e = es; e < es + en; e++) allowed.push(`"${ENUM_VALUES[e]}"`);
-      this.report.error('TSPOD_L_BAD_VALUE', `${displayPath(shape)} is "${s}", which is not one of ${allowed.join(', ')}.${didYouMean(closest(s, ENUM_VALUES, es, en))}`, this.tree.valueRange(i));
+      this.report.error('TSPOD_L_BAD_VALUE', `${this.displayPath(shape)} is "${s}", which is not one of ${allowed.join(', ')}.${didYouMean(closest(s, ENUM_VALUES, es, en))}`, this.tree.valueRange(i));
       return;
     }
     const problem = checkStringFormat(SHAPE_FORMAT[shape], s);
@@ -95,13 +99,13 @@ export class Validator {
     if (kind == K_INTEGER) {
       const v = this.tree.int(i);
       if (v < SHAPE_MIN[shape] || v > SHAPE_MAX[shape]) {
-        this.report.error('TSPOD_L_OUT_OF_RANGE', `${displayPath(shape)} is ${v}; it must be from ${SHAPE_MIN[shape]} to ${SHAPE_MAX[shape]}.`, this.tree.valueRange(i));
+        this.report.error('TSPOD_L_OUT_OF_RANGE', `${this.displayPath(shape)} is ${v}; it must be from ${SHAPE_MIN[shape]} to ${SHAPE_MAX[shape]}.`, this.tree.valueRange(i));
         return;
       }
     }
     const value: f64 = kind == K_INTEGER ? <f64>this.tree.int(i) : this.tree.float(i);
     const shown = kind == K_INTEGER ? this.tree.int(i).toString() : value.toString();
-    const problem = checkNumberFormat(SHAPE_FORMAT[shape], value, `${displayPath(shape)} ${shown}`);
+    const problem = checkNumberFormat(SHAPE_FORMAT[shape], value, `${this.displayPath(shape)} ${shown}`);
     if (problem.length > 0) this.reportProblem(problem, this.tree.valueRange(i));
   }
 

@@ -1,5 +1,5 @@
 // `tspod lint [--format text|json|sarif] PATH...`: checks pod files (directories: every *.toml in
-// them, recursively) with the same core the language server uses. Exit 0 when no errors (warnings
+// them, recursively; named *.json files as appc manifests or OCI image configs) with the same core the language server uses. Exit 0 when no errors (warnings
 // and infos do not fail), 1 when any file has an error, 2 on usage, 254 when a path is unreadable.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
@@ -13,7 +13,8 @@ import type { FileReport } from '../podfile/report-format.js';
 const HELP = `Usage: tspod lint [--format text|json|sarif] PATH...
 
 Checks pod files (TOML 1.0) and prints every problem with its exact position and a stable rule
-id (docs/lint-rules.md). A directory means every *.toml file under it.
+id (docs/lint-rules.md). A directory means every *.toml file under it. A *.json file is checked
+as what it is: an appc image or pod manifest (by its acKind) or an OCI image config.
   --format text    path:line:column: severity RULE message (default)
   --format json    {version, files: [{path, diagnostics}], summary} (docs/lint-rules.md)
   --format sarif   SARIF 2.1.0, for code-scanning tools
@@ -31,12 +32,15 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   if (parsed.positionals.length === 0) return fail(ctx, usageError('lint', 'name at least one pod file or directory'));
   const files = collectFiles(parsed.positionals);
   if (files.isErr()) return fail(ctx, files.error);
-  const { lintPodText } = await import('../podfile/lint.js');
+  const { lintJsonText, lintPodText } = await import('../podfile/lint.js');
   const reports: FileReport[] = [];
   for (const path of files.value) {
     const text = readText(path);
     if (text.isErr()) return fail(ctx, text.error);
-    reports.push({ path, diagnostics: typeof text.value === 'string' ? lintPodText(text.value) : [text.value] });
+    // appc manifests are often named just `manifest`: JSON is told by its first character.
+    const isJson = path.endsWith('.json') || (typeof text.value === 'string' && text.value.trimStart().startsWith('{'));
+    const lint = isJson ? lintJsonText : lintPodText;
+    reports.push({ path, diagnostics: typeof text.value === 'string' ? lint(text.value) : [text.value] });
   }
   await print(ctx, format, reports);
   return reports.some((r) => r.diagnostics.some((d) => d.severity === 'error')) ? 1 : 0;

@@ -1,10 +1,11 @@
-// Lints a pod file: bounds first (size, nesting), then the TOML 1.0 parse with positions, then the
+// Lints a pod file (and appc manifests and OCI image configs, which are JSON): bounds first (size, nesting), then the TOML 1.0 parse with positions, then the
 // WASM lint core (core/assembly/lint.ts) on the merged value tree. Never throws on any input: every
 // problem, syntax errors included, is a Diagnostic. The language server calls this too.
 import { parseTOML } from 'toml-eslint-parser';
 import { instantiateCore } from '../core/wasm.js';
 import type { Diagnostic, Range, Severity } from './diagnostic.js';
-import { encodeTree, NODE_WORDS, poolBound, TreeBuilder, type ValueNode } from './tree.js';
+import { encodeTree, Kind, NODE_WORDS, poolBound, TreeBuilder, type ValueNode } from './tree.js';
+import { JsonSyntaxError, JsonTreeParser } from './json-tree.js';
 
 /** Pod files are small; these bound what a hostile file can cost (time, memory, stack). */
 export const LINT_LIMITS = { maxBytes: 1 << 20, maxDepth: 64, maxValues: 100_000 } as const;
@@ -14,7 +15,7 @@ interface LintExports {
   lint_node_words(): number;
   lint_out_words(): number;
   lint_input(bytes: number): number;
-  lint_run(nodeCount: number, poolLen: number): number;
+  lint_run(nodeCount: number, poolLen: number, schema: number): number;
   lint_out_ptr(): number;
   lint_out_len(): number;
   lint_truncated(): number;
@@ -123,18 +124,56 @@ export function lintPodText(text: string): Diagnostic[] {
   if (builder.count > LINT_LIMITS.maxValues) {
     return bounded('TSPOD_L_TOO_MANY_VALUES', `the file holds ${builder.count} values; pod files are limited to ${LINT_LIMITS.maxValues}: check it is the file you meant.`, first);
   }
-  return runCore(tree, builder.count, poolBound(text));
+  return runCore(tree, builder.count, poolBound(text), SCHEMA.podFile);
+}
+
+/** The documents the core knows (core/assembly/lint.ts's schema ids). */
+export const SCHEMA = { podFile: 0, appcImageManifest: 1, appcPodManifest: 2, ociImageConfig: 3 } as const;
+
+/** Which document a JSON file is: appc manifests say so in acKind; an OCI config has rootfs. */
+function jsonSchemaOf(root: ValueNode): number | undefined {
+  const acKind = root.member('acKind');
+  if (acKind?.scalar === 'ImageManifest') return SCHEMA.appcImageManifest;
+  if (acKind?.scalar === 'PodManifest') return SCHEMA.appcPodManifest;
+  if (!acKind && root.member('rootfs')) return SCHEMA.ociImageConfig;
+  return undefined;
+}
+
+/** Diagnostics for an appc image or pod manifest, or an OCI image config (JSON), by position. */
+export function lintJsonText(text: string): Diagnostic[] {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > LINT_LIMITS.maxBytes) {
+    return bounded('TSPOD_L_TOO_LARGE', `the file is ${bytes} bytes; manifests are limited to ${LINT_LIMITS.maxBytes} bytes: check it is the file you meant.`, firstLineRange(text));
+  }
+  const deep = tooDeepAt(text, LINT_LIMITS.maxDepth);
+  if (deep) return bounded('TSPOD_L_TOO_DEEP', `arrays and objects nest deeper than ${LINT_LIMITS.maxDepth} levels here: flatten the structure.`, deep);
+  const parser = new JsonTreeParser(text);
+  let root: ValueNode;
+  try {
+    root = parser.parse();
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    return bounded('TSPOD_L_SYNTAX', `${e.message}.`, at(e.line, e.column + 1));
+  }
+  if (parser.count > LINT_LIMITS.maxValues) {
+    return bounded('TSPOD_L_TOO_MANY_VALUES', `the file holds ${parser.count} values; manifests are limited to ${LINT_LIMITS.maxValues}.`, firstLineRange(text));
+  }
+  const schema = root.kind === Kind.Table ? jsonSchemaOf(root) : undefined;
+  if (schema === undefined) {
+    return bounded('TSPOD_L_UNKNOWN_DOCUMENT', 'this JSON is neither an appc manifest (acKind ImageManifest or PodManifest) nor an OCI image config (rootfs): tspod lint checks those and TOML pod files.', firstLineRange(text));
+  }
+  return runCore(root, parser.count, poolBound(text), schema);
 }
 
 /** Encodes the tree straight into the core's memory and runs it. */
-function runCore(tree: ValueNode, count: number, poolMax: number): Diagnostic[] {
+function runCore(tree: ValueNode, count: number, poolMax: number, schema: number): Diagnostic[] {
   const c = lintCore();
   const nodeBytes = count * NODE_WORDS * 4;
   const ptr = c.lint_input(nodeBytes + poolMax);
   const nodes = new Int32Array(c.memory.buffer, ptr, count * NODE_WORDS);
   const pool = Buffer.from(c.memory.buffer, ptr + nodeBytes, poolMax);
   const poolLen = encodeTree(tree, count, nodes, pool);
-  const n = c.lint_run(count, poolLen);
+  const n = c.lint_run(count, poolLen, schema);
   const out = c.lint_out_ptr();
   const words = c.lint_out_words();
   const records = new Int32Array(c.memory.buffer, out, n * words);

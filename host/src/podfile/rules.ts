@@ -37,5 +37,8 @@ export const LINT_RULES: Readonly<Record<string, string>> = {
   TSPOD_L_IGNORED_KEY: 'A key that has no effect with the other settings (warning).',
   TSPOD_L_SENSITIVE_HOST_PATH: 'A host volume on /, /proc, /sys, /dev or /etc without allow_sensitive (warning).',
   TSPOD_L_DEPRECATED: 'A deprecated key (warning, with its replacement).',
+  TSPOD_L_UNKNOWN_DOCUMENT: 'A JSON file that is not an appc manifest or an OCI image config.',
+  TSPOD_L_BAD_VERSION: 'Not a semantic version (appc acVersion).',
+  TSPOD_L_BAD_DIGEST: 'Not an image ID (sha512-...) or an OCI digest (sha256:<64 hex>).',
   TSPOD_L_UNPINNED_IMAGE: 'An image not pinned by ID or digest (info).',
 };
