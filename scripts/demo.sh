@@ -38,3 +38,6 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "(not root: rendering restores owners and needs root; skipped)"
 fi
+
+echo "== lint the pod file that will run it (tspod apply comes with the pod issues)"
+tspod lint manifests/hello.toml
