@@ -84,6 +84,7 @@ const BAD_INPUTS = {
   'a TOML syntax error': join(FIXTURES, 'syntax-error.toml'),
   'an ImageManifest': join(FIXTURES, 'image-manifest.json'),
   'a missing file': join(FIXTURES, 'does-not-exist.toml'),
+  'a pod file the linter refuses': join(REPO, 'manifests', 'examples', 'invalid', 'references.toml'),
 };
 
 for (const [what, file] of Object.entries(BAD_INPUTS)) {
@@ -97,3 +98,11 @@ for (const [what, file] of Object.entries(BAD_INPUTS)) {
     assert.deepEqual(readdirSync(outDir), [], 'no output and no temporary file');
   });
 }
+
+test('a pod file with lint errors is refused with the first error and a pointer to tspod lint', () => {
+  const file = join(REPO, 'manifests', 'examples', 'invalid', 'references.toml');
+  const r = convert([file]);
+  assert.equal(r.status, 254);
+  assert.match(r.stderr, /references\.toml:14:10: TSPOD_L_SELF_REFERENCE .*\(and \d+ more\)/);
+  assert.match(r.stderr, /TSPOD_E_CONFIG.*tspod lint/s);
+});

@@ -51,6 +51,8 @@ async function runConvert(ctx: CommandContext, argv: string[]): Promise<number> 
   if (to.isErr()) return fail(ctx, to.error);
   const text = readInput(file);
   if (text.isErr()) return fail(ctx, text.error);
+  const checked = await lintGate(text.value, file, to.value === 'json' ? 'toml' : 'json');
+  if (checked.isErr()) return fail(ctx, checked.error);
   const converted = to.value === 'json' ? toJson(text.value, file) : toToml(text.value, file, values.name);
   if (converted.isErr()) return fail(ctx, converted.error);
   for (const w of converted.value.warnings) ctx.stderr.write(`tspod: warning: ${file}: ${w}\n`);
@@ -78,6 +80,22 @@ function readInput(file: string): Result<string, TspodError> {
   } catch (e) {
     return err(tspodError(ErrorCodes.IO, `read ${file}`, describeErrno(e), 'check the path and that you may read it', e));
   }
+}
+
+/**
+ * The input must pass the same lint `tspod lint` runs (errors only; warnings pass): converting a
+ * pod file the engine would refuse would only move the problem elsewhere.
+ */
+async function lintGate(text: string, file: string, format: Format): Promise<Result<void, TspodError>> {
+  const { lintJsonText, lintPodText } = await import('../podfile/lint.js');
+  const errors = (format === 'toml' ? lintPodText(text) : lintJsonText(text)).filter((d) => d.severity === 'error');
+  if (errors.length === 0) return ok(undefined);
+  const first = errors[0]!;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return err(tspodError(
+    ErrorCodes.CONFIG, `convert ${file}`, `${file}:${first.range.start.line}:${first.range.start.column}: ${first.rule} ${first.message}${more}`,
+    `fix it first; \`tspod lint ${file}\` lists every problem`,
+  ));
 }
 
 function toJson(text: string, file: string): Result<Converted<string>, TspodError> {
