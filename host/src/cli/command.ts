@@ -62,3 +62,26 @@ export function parseFlags<O extends FlagOptions>(ctx: CommandContext, command: 
   }
   return parsed;
 }
+
+export interface Subcommand {
+  readonly summary: string;
+  readonly load: () => Promise<CommandModule>;
+}
+
+/**
+ * `tspod COMMAND SUBCOMMAND [args]`: help for the group, or the subcommand's module loaded and run.
+ * Without a subcommand the help goes to stderr with exit 2 (a usage error); with --help to stdout.
+ */
+export async function runSubcommand(ctx: CommandContext, command: string, table: Readonly<Record<string, Subcommand>>, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    const width = Math.max(...Object.keys(table).map((n) => n.length));
+    const lines = Object.entries(table).map(([n, s]) => `  ${n.padEnd(width)}  ${s.summary}`);
+    const help = [`Usage: tspod ${command} SUBCOMMAND [args]`, '', ...lines, '', `Run \`tspod ${command} SUBCOMMAND --help\` for details.`, ''].join('\n');
+    (sub === undefined ? ctx.stderr : ctx.stdout).write(help);
+    return sub === undefined ? 2 : 0;
+  }
+  const entry = table[sub];
+  if (!entry) return fail(ctx, usageError(command, `unknown subcommand ${JSON.stringify(sub)}`));
+  return (await entry.load()).run(ctx, rest);
+}

@@ -1,12 +1,12 @@
 // `tspod image SUBCOMMAND`: one module per subcommand, loaded when used.
-import { fail, usageError, type CommandContext, type CommandModule } from './command.js';
+import { runSubcommand, type CommandContext, type CommandModule, type Subcommand } from './command.js';
 
 /** Modules are named after their subcommand; each exports run(ctx, argv). */
 async function load(module: string): Promise<CommandModule> {
   return (await import(`./${module}.js`)) as CommandModule;
 }
 
-const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+const SUBCOMMANDS: Record<string, Subcommand> = {
   list: { summary: 'list images in the store', load: () => load('image-list') },
   rm: { summary: 'remove images from the store', load: () => load('image-rm') },
   'cat-manifest': { summary: "print an image's manifest", load: () => load('image-cat-manifest') },
@@ -19,19 +19,6 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Command
   sign: { summary: 'write an armored detached signature for an ACI', load: () => load('image-sign') },
 };
 
-function help(): string {
-  const width = Math.max(...Object.keys(SUBCOMMANDS).map((n) => n.length));
-  const lines = Object.entries(SUBCOMMANDS).map(([n, s]) => `  ${n.padEnd(width)}  ${s.summary}`);
-  return ['Usage: tspod image SUBCOMMAND [args]', '', ...lines, '', 'Run `tspod image SUBCOMMAND --help` for details.', ''].join('\n');
-}
-
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    (sub === undefined ? ctx.stderr : ctx.stdout).write(help());
-    return sub === undefined ? 2 : 0;
-  }
-  const entry = SUBCOMMANDS[sub];
-  if (!entry) return fail(ctx, usageError('image', `unknown subcommand ${JSON.stringify(sub)}`));
-  return (await entry.load()).run(ctx, rest);
+  return runSubcommand(ctx, 'image', SUBCOMMANDS, argv);
 }
