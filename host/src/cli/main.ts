@@ -1,7 +1,8 @@
 // The CLI edge: global flags, lazy dispatch to one module per command, exit codes.
 // Command modules are imported only when used, so `tspod --help` loads no heavy module.
-import { formatError, EXIT_USAGE } from '../errors.js';
-import { usageError, type CommandContext, type CommandModule, type GlobalOptions, type InsecureOption } from './command.js';
+import { formatError, EXIT_USAGE, ErrorCodes, tspodError } from '../errors.js';
+import { Failure } from '../failure.js';
+import { fail, usageError, type CommandContext, type CommandModule, type GlobalOptions, type InsecureOption } from './command.js';
 
 interface CommandEntry {
   readonly summary: string;
@@ -145,6 +146,13 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const ctx: CommandContext = { globals: parsed.globals, stdout: process.stdout, stderr: process.stderr };
-  const mod = await entry.load();
-  return mod.run(ctx, parsed.help ? ['--help', ...args] : args);
+  try {
+    const mod = await entry.load();
+    return await mod.run(ctx, parsed.help ? ['--help', ...args] : args);
+  } catch (e) {
+    if (e instanceof Failure) return fail(ctx, e.error);
+    // A bug, not a user error: still exit 254 (never 1, which `lint` uses for "errors found").
+    const why = e instanceof Error ? e.message : String(e);
+    return fail(ctx, tspodError(ErrorCodes.INTERNAL, `tspod ${name}`, why, 'this is a bug in tspod: run again with --debug and report it', e));
+  }
 }

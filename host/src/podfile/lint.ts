@@ -3,6 +3,8 @@
 // problem, syntax errors included, is a Diagnostic. The language server calls this too.
 import { parseTOML } from 'toml-eslint-parser';
 import { instantiateCore } from '../core/wasm.js';
+import { ErrorCodes, tspodError } from '../errors.js';
+import { Failure } from '../failure.js';
 import type { Diagnostic, Range, Severity } from './diagnostic.js';
 import { encodeTree, Kind, NODE_WORDS, poolBound, TreeBuilder, type ValueNode } from './tree.js';
 import { JsonSyntaxError, JsonTreeParser } from './json-tree.js';
@@ -26,9 +28,12 @@ let core: LintExports | undefined;
 function lintCore(): LintExports {
   if (core) return core;
   const instance = instantiateCore('lint');
-  if (instance.isErr()) throw new Error(`${instance.error.why}: ${instance.error.hint}`);
+  // Not a problem of the input (which never throws): a broken install, reported as TSPOD_E_CORE.
+  if (instance.isErr()) throw new Failure(instance.error);
   const exports = instance.value.exports as unknown as LintExports;
-  if (exports.lint_node_words() !== NODE_WORDS) throw new Error('the lint core and host disagree on the node layout: rebuild tspod');
+  if (exports.lint_node_words() !== NODE_WORDS) {
+    throw new Failure(tspodError(ErrorCodes.CORE, 'load the WASM core module lint', 'the core and the host disagree on the node layout', 'rebuild tspod with `npm run build`'));
+  }
   core = exports;
   return core;
 }
