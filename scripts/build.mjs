@@ -45,6 +45,20 @@ function buildHost() {
   });
 }
 
+/**
+ * The stage1 (native/stage1/tspod-stage1.c): single-threaded C, because Node may not fork or
+ * unshare itself. Built with the system's gcc; -static so the binary stage0 re-executes from a
+ * sealed memfd needs no loader or libraries from anywhere.
+ */
+function buildStage1() {
+  const outDir = join(root, 'dist', 'native');
+  mkdirSync(outDir, { recursive: true });
+  const cc = process.env.CC ?? 'gcc';
+  const flags = ['-O2', '-Wall', '-Wextra', '-Wno-format-truncation', '-D_FORTIFY_SOURCE=2', '-static'];
+  execFileSync(cc, [...flags, '-o', join(outDir, 'tspod-stage1'), join(root, 'native', 'stage1', 'tspod-stage1.c')], { stdio: 'inherit', cwd: root });
+}
+
 runGenerators();
 await buildCore();
+buildStage1();
 buildHost();

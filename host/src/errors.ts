@@ -47,6 +47,10 @@ export const ErrorCodes = {
   NOT_FOUND: 'TSPOD_E_NOT_FOUND',
   /** A configuration file (e.g. auth.d/*.json) is malformed. */
   CONFIG: 'TSPOD_E_CONFIG',
+  /** A stage1 is missing, speaks another interface version, or failed to start the pod. */
+  STAGE1: 'TSPOD_E_STAGE1',
+  /** A pod is in the wrong state for the operation (running, not prepared, already gone). */
+  POD_STATE: 'TSPOD_E_POD_STATE',
   /** A bug in tspod: an invariant did not hold. */
   INTERNAL: 'TSPOD_E_INTERNAL',
 } as const;

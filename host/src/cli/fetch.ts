@@ -90,6 +90,12 @@ function parsePlatform(text: string | undefined): Platform | undefined | string 
   return { os, architecture, ...(variant && { variant }) };
 }
 
+/** Fetches one image as `tspod fetch IMAGE` does (for run and prepare); its image ID. */
+export async function fetchImage(ctx: CommandContext, store: ImageStore, image: string): Promise<Result<string, TspodError>> {
+  warnInsecure(ctx);
+  return fetchOne(ctx, store, image, undefined, 0);
+}
+
 async function fetchOne(
   ctx: CommandContext, store: ImageStore, image: string, signature: string | undefined, depth = 0, platform?: Platform,
 ): Promise<Result<string, TspodError>> {

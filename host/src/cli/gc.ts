@@ -1,0 +1,31 @@
+// `tspod gc [--grace-period DUR] [--expire-prepared DUR]`: collects exited pods (their cgroups go),
+// deletes collected ones after the grace period, expired prepared pods and crash leftovers.
+import { fail, parseFlags, usageError, type CommandContext } from './command.js';
+import { requireRoot } from './pods-cli.js';
+
+const HELP = `Usage: tspod gc [--grace-period DUR] [--expire-prepared DUR]
+
+  --grace-period DUR     how long collected pods stay before deletion (default 30m)
+  --expire-prepared DUR  delete prepared pods older than this (default 24h)
+`;
+
+function duration(s: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(s);
+  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : undefined;
+}
+
+export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
+  const parsed = parseFlags(ctx, 'gc', argv, { 'grace-period': { type: 'string', default: '30m' }, 'expire-prepared': { type: 'string', default: '24h' } }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  const graceMs = duration(parsed.values['grace-period']!);
+  const expirePreparedMs = duration(parsed.values['expire-prepared']!);
+  if (graceMs === undefined || expirePreparedMs === undefined) return fail(ctx, usageError('gc', 'durations look like 30s, 10m, 24h'));
+  const denied = requireRoot(ctx, 'gc');
+  if (denied !== undefined) return denied;
+  const { gcPods } = await import('../pods/lifecycle.js');
+  const report = await gcPods(ctx.globals.dir, { graceMs, expirePreparedMs });
+  if (report.isErr()) return fail(ctx, report.error);
+  for (const u of report.value.collected) ctx.stdout.write(`collected ${u}\n`);
+  for (const u of report.value.removed) ctx.stdout.write(`removed ${u}\n`);
+  return 0;
+}

@@ -1,0 +1,27 @@
+// What the pod commands share: the root check, finding a pod, preparing from a spec.
+import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
+import { err, type Result } from '../result.js';
+import type { PodManifest } from '../pods/prepare.js';
+import type { PodSpec } from '../pods/spec.js';
+import { fail, type CommandContext } from './command.js';
+import { isRoot, openStore } from './store-cli.js';
+
+/** Pods need root: namespaces, mounts, cgroups. Returns the exit code when not root. */
+export function requireRoot(ctx: CommandContext, command: string): number | undefined {
+  if (isRoot()) return undefined;
+  return fail(ctx, tspodError(ErrorCodes.PERMISSION, `tspod ${command}`, 'pods need root (namespaces, mounts, cgroups)', `run it as root, e.g. \`sudo tspod ${command} ...\`; fetching images works unprivileged`));
+}
+
+export async function prepareFromSpec(ctx: CommandContext, spec: PodSpec): Promise<Result<PodManifest, TspodError>> {
+  const store = openStore(ctx);
+  if (store.isErr()) return err(store.error);
+  const { preparePod } = await import('../pods/prepare.js');
+  const { takenNames } = await import('../pods/state.js');
+  const { fetchImage } = await import('./fetch.js');
+  const s = store.value;
+  return s.locked(() => preparePod({ dataDir: ctx.globals.dir, store: s, fetch: (ref) => fetchImage(ctx, s, ref), takenNames: takenNames(ctx.globals.dir) }, spec));
+}
+
+export function podTime(iso: string | undefined): string {
+  return iso ? iso.replace(/\.\d+Z$/, 'Z') : '-';
+}

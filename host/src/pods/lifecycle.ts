@@ -1,0 +1,113 @@
+// Stopping and removing pods, and garbage collection: signals to the pod init (which forwards
+// them to the apps), then SIGKILL after the grace period (the kernel ends the whole PID namespace
+// with its init); moves between states under the pods lock; cgroups removed with the pod.
+import { rmSync, statSync, utimesSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cgroupManager } from '../cgroups/index.js';
+import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
+import { err, ok, type Result } from '../result.js';
+import { withLock } from '../store/lock.js';
+import { podDir, podsLockPath } from './layout.js';
+import { moveState } from './prepare.js';
+import { cgroupIds } from './run.js';
+import { isLocked, listPods, podInfo, type PodInfo } from './state.js';
+
+export async function stopPod(pod: PodInfo, o: { force: boolean; timeoutMs: number }): Promise<Result<void, TspodError>> {
+  if (pod.state !== 'running') return err(tspodError(ErrorCodes.POD_STATE, `stop pod ${pod.uuid}`, `it is ${pod.state}, not running`, 'nothing to stop'));
+  if (!pod.pid) return err(tspodError(ErrorCodes.POD_STATE, `stop pod ${pod.uuid}`, 'it has not recorded its pid yet', 'try again in a moment'));
+  signal(pod.pid, o.force ? 'SIGKILL' : 'SIGTERM');
+  const deadline = Date.now() + (o.force ? 5000 : o.timeoutMs);
+  while (isLocked(pod.dir) && Date.now() < deadline) await sleep(50);
+  if (isLocked(pod.dir) && !o.force) {
+    signal(pod.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && isLocked(pod.dir); i++) await sleep(50);
+  }
+  if (isLocked(pod.dir)) return err(tspodError(ErrorCodes.POD_STATE, `stop pod ${pod.uuid}`, 'it is still running after SIGKILL', 'check `tspod status`; a process may be stuck in the kernel'));
+  return ok(undefined);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone: the lock tells.
+  }
+}
+
+function removeCgroups(pod: PodInfo): Result<void, TspodError> {
+  if (!pod.manifest || pod.manifest.stage1 === 'fly') return ok(undefined);
+  const manager = cgroupManager();
+  if (manager.isErr()) return err(manager.error);
+  const ids = cgroupIds(pod.manifest);
+  for (const id of [...ids.apps.values(), ids.pod]) {
+    const cg = manager.value.open(id);
+    if (cg.isErr()) return err(cg.error);
+    if (!cg.value) continue;
+    const removed = manager.value.remove(cg.value);
+    if (removed.isErr()) return err(removed.error);
+  }
+  return ok(undefined);
+}
+
+/** Deletes a pod that is not running (prepared, exited, or garbage). */
+export async function removePod(dataDir: string, pod: PodInfo): Promise<Result<void, TspodError>> {
+  return withLock(podsLockPath(dataDir), 'exclusive', async () => {
+    const now = podInfo(dataDir, pod.dirState, pod.uuid);
+    if (now.state === 'running' || now.state === 'embryo') {
+      return err(tspodError(ErrorCodes.POD_STATE, `remove pod ${pod.uuid}`, `it is ${now.state}`, now.state === 'running' ? 'stop it first (`tspod stop`)' : 'wait for it to be prepared'));
+    }
+    const cg = removeCgroups(now);
+    if (cg.isErr()) return err(cg.error);
+    const moved = now.dirState === 'garbage' ? ok(undefined) : moveState(dataDir, pod.uuid, now.dirState, 'garbage');
+    if (moved.isErr()) return err(moved.error);
+    rmSync(podDir(dataDir, 'garbage', pod.uuid), { recursive: true, force: true });
+    return ok(undefined);
+  });
+}
+
+export interface GcReport {
+  readonly collected: string[];
+  readonly removed: string[];
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * rkt's gc: exited pods move to exited-garbage (their cgroups go); exited-garbage older than the
+ * grace period is deleted; prepared pods older than expirePrepared, and embryos left by a crash
+ * (older than a minute), are deleted.
+ */
+export async function gcPods(dataDir: string, o: { graceMs: number; expirePreparedMs: number }): Promise<Result<GcReport, TspodError>> {
+  return withLock(podsLockPath(dataDir), 'exclusive', async () => {
+    const report: GcReport = { collected: [], removed: [] };
+    for (const pod of listPods(dataDir)) {
+      if (pod.state === 'exited') {
+        const cg = removeCgroups(pod);
+        if (cg.isErr()) return err(cg.error);
+        const moved = moveState(dataDir, pod.uuid, 'run', 'exited-garbage');
+        if (moved.isErr()) return err(moved.error);
+        // The grace period counts from collection.
+        const now = new Date();
+        utimesSync(podDir(dataDir, 'exited-garbage', pod.uuid), now, now);
+        report.collected.push(pod.uuid);
+        continue;
+      }
+      const expired = (pod.state === 'exited-garbage' && ageMs(pod.dir) >= o.graceMs)
+        || (pod.state === 'prepared' && ageMs(pod.dir) >= o.expirePreparedMs)
+        || (pod.state === 'embryo' && ageMs(pod.dir) >= 60_000)
+        || pod.state === 'garbage';
+      if (!expired) continue;
+      const moved = pod.dirState === 'garbage' ? ok(undefined) : moveState(dataDir, pod.uuid, pod.dirState, 'garbage');
+      if (moved.isErr()) return err(moved.error);
+      rmSync(podDir(dataDir, 'garbage', pod.uuid), { recursive: true, force: true });
+      report.removed.push(pod.uuid);
+    }
+    return ok(report);
+  });
+}

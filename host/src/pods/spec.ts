@@ -1,0 +1,149 @@
+// What a pod should be, before anything is resolved: built from `tspod run` flags or from a pod
+// file (after `tspod lint`'s checks pass). prepare.ts turns it into a pod dir.
+import type { Stage1Name } from '../stage1/contract.js';
+import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
+import { err, ok, type Result } from '../result.js';
+
+export interface VolumeSpec {
+  readonly name: string;
+  readonly kind: 'host' | 'empty' | 'tmpfs';
+  readonly source?: string;
+  readonly readOnly?: boolean;
+  readonly recursive?: boolean;
+  readonly mode?: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly size?: number;
+}
+
+export interface MountSpec {
+  readonly volume: string;
+  readonly target: string;
+  readonly readOnly?: boolean;
+}
+
+export interface SeccompSpec {
+  readonly retain?: readonly string[];
+  readonly remove?: readonly string[];
+  readonly errno?: string;
+}
+
+export interface AppSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly exec?: readonly string[];
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly user?: string;
+  readonly group?: string;
+  readonly supplementaryGids?: readonly number[];
+  readonly workingDir?: string;
+  readonly readOnlyRootfs?: boolean;
+  readonly mounts?: readonly MountSpec[];
+  readonly memory?: number;
+  readonly cpuMillis?: number;
+  readonly pids?: number;
+  readonly capsRetain?: readonly string[];
+  readonly capsRemove?: readonly string[];
+  readonly seccomp?: SeccompSpec;
+  readonly noNewPrivileges?: boolean;
+  readonly oomScoreAdj?: number;
+}
+
+export interface PodSpec {
+  readonly name?: string;
+  readonly stage1: Stage1Name;
+  readonly hostname?: string;
+  readonly net: 'none' | 'host';
+  readonly dns?: readonly string[];
+  readonly dnsSearch?: readonly string[];
+  readonly hosts?: ReadonlyArray<{ readonly ip: string; readonly names: readonly string[] }>;
+  readonly volumes: readonly VolumeSpec[];
+  readonly apps: readonly AppSpec[];
+}
+
+const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** "256M", "1.5Gi", "1048576" → bytes (the lint core checks the same syntax with positions). */
+export function parseMemory(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(s);
+  if (!m) return undefined;
+  const bytes = Math.ceil(Number(m[1]) * MEMORY_UNITS[m[2] ?? '']!);
+  return bytes > 0 && Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** "500m", "1.5", 2 → millicores. */
+export function parseCpu(v: string | number): number | undefined {
+  const millis = typeof v === 'number' ? v * 1000 : v.endsWith('m') ? Number(v.slice(0, -1)) : Number(v) * 1000;
+  return Number.isFinite(millis) && millis > 0 && millis <= 1024000 ? Math.round(millis) : undefined;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined);
+
+function appFromFile(a: Obj): AppSpec {
+  const resources = obj(a['resources']);
+  const security = obj(a['security']);
+  const caps = obj(security['capabilities']);
+  const seccomp = obj(security['seccomp']);
+  const memory = str(resources['memory']);
+  const cpu = resources['cpu'];
+  return {
+    name: String(a['name']), image: String(a['image']),
+    ...(a['exec'] !== undefined && { exec: strs(a['exec']) }),
+    ...(a['args'] !== undefined && { args: strs(a['args']) }),
+    ...(a['env'] !== undefined && { env: Object.fromEntries(Object.entries(obj(a['env'])).map(([k, v]) => [k, String(v)])) }),
+    ...(str(a['user']) !== undefined && { user: str(a['user']) }),
+    ...(str(a['group']) !== undefined && { group: str(a['group']) }),
+    ...(a['supplementary_gids'] !== undefined && { supplementaryGids: (a['supplementary_gids'] as unknown[]).map((g) => num(g)!) }),
+    ...((a['working_dir'] ?? a['workdir']) !== undefined && { workingDir: String(a['working_dir'] ?? a['workdir']) }),
+    ...(a['read_only_rootfs'] !== undefined && { readOnlyRootfs: a['read_only_rootfs'] === true }),
+    mounts: (Array.isArray(a['mount']) ? a['mount'] : []).map((m: Obj) => ({ volume: String(m['volume']), target: String(m['target']), readOnly: m['read_only'] === true })),
+    ...(memory !== undefined && { memory: parseMemory(memory) }),
+    ...(cpu !== undefined && { cpuMillis: parseCpu(typeof cpu === 'bigint' ? Number(cpu) : (cpu as string | number)) }),
+    ...(num(resources['pids']) !== undefined && { pids: num(resources['pids']) }),
+    ...(caps['retain'] !== undefined && { capsRetain: strs(caps['retain']) }),
+    ...(caps['remove'] !== undefined && { capsRemove: strs(caps['remove']) }),
+    ...(Object.keys(seccomp).length > 0 && { seccomp: { ...(seccomp['retain'] !== undefined && { retain: strs(seccomp['retain']) }), ...(seccomp['remove'] !== undefined && { remove: strs(seccomp['remove']) }), ...(seccomp['errno'] !== undefined && { errno: String(seccomp['errno']) }) } }),
+    ...(security['no_new_privileges'] !== undefined && { noNewPrivileges: security['no_new_privileges'] === true }),
+    ...(num(security['oom_score_adj']) !== undefined && { oomScoreAdj: num(security['oom_score_adj']) }),
+  };
+}
+
+function volumeFromFile(v: Obj): VolumeSpec {
+  const size = str(v['size']);
+  return {
+    name: String(v['name']), kind: v['kind'] as VolumeSpec['kind'],
+    ...(v['source'] !== undefined && { source: String(v['source']) }),
+    ...(v['read_only'] !== undefined && { readOnly: v['read_only'] === true }),
+    ...(v['recursive'] !== undefined && { recursive: v['recursive'] === true }),
+    ...(v['mode'] !== undefined && { mode: String(v['mode']) }),
+    ...(num(v['uid']) !== undefined && { uid: num(v['uid']) }),
+    ...(num(v['gid']) !== undefined && { gid: num(v['gid']) }),
+    ...(size !== undefined && { size: parseMemory(size) }),
+  };
+}
+
+/** A pod file's value (already linted clean) as a PodSpec. Networking beyond none/host waits for CNI. */
+export function specFromPodFile(value: unknown, file: string): Result<PodSpec, TspodError> {
+  const root = obj(value);
+  const network = obj(root['network']);
+  const mode = network['mode'] ?? 'private';
+  if (mode === 'private' && root['network'] !== undefined && network['nets'] !== undefined) {
+    return err(tspodError(ErrorCodes.UNSUPPORTED, `run ${file}`, 'CNI networks (network.nets) are not supported yet', 'use network.mode = "none" or "host" for now'));
+  }
+  return ok({
+    name: String(root['name']),
+    stage1: (root['stage1'] ?? 'cgroups') as Stage1Name,
+    ...(root['hostname'] !== undefined && { hostname: String(root['hostname']) }),
+    net: mode === 'host' ? 'host' : 'none',
+    ...(root['dns'] !== undefined && { dns: strs(root['dns']) }),
+    ...(root['dns_search'] !== undefined && { dnsSearch: strs(root['dns_search']) }),
+    ...(root['hosts'] !== undefined && { hosts: (root['hosts'] as Obj[]).map((h) => ({ ip: String(h['ip']), names: strs(h['names']) ?? [] })) }),
+    volumes: (Array.isArray(root['volume']) ? root['volume'] : []).map(volumeFromFile),
+    apps: (Array.isArray(root['app']) ? root['app'] : []).map(appFromFile),
+  });
+}

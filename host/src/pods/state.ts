@@ -1,0 +1,125 @@
+// Reading pods back from disk: which state each is in (the directory it sits in, and for pods in
+// run/ whether their lock is held), what its apps exited with, and finding one by UUID, UUID
+// prefix or name. Correct after a killed CLI or a SIGKILLed pod: nothing here trusts a process.
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as libc from '../../../native/src/libc.js';
+import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
+import { err, ok, type Result } from '../result.js';
+import { appDir, isUuid, podDir, POD_FILES, POD_STATES, type PodDirState } from './layout.js';
+import type { PodManifest } from './prepare.js';
+
+export type PodState = 'embryo' | 'prepared' | 'running' | 'exited' | 'exited-garbage' | 'garbage';
+
+export interface AppStatus {
+  readonly name: string;
+  readonly image: string;
+  readonly imageId: string;
+  /** Present once the app has exited: its code, or 128 + signal. */
+  readonly exitCode?: number;
+}
+
+export interface PodInfo {
+  readonly uuid: string;
+  readonly name: string;
+  readonly state: PodState;
+  readonly dir: string;
+  readonly dirState: PodDirState;
+  readonly manifest?: PodManifest;
+  readonly stage1?: string;
+  /** Host PID of the pod init, while it runs. */
+  readonly pid?: number;
+  readonly createdAt?: string;
+  readonly startedAt?: string;
+  readonly apps: readonly AppStatus[];
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the pod's processes hold its lock: a non-blocking probe, released at once. */
+export function isLocked(dir: string): boolean {
+  const path = join(dir, POD_FILES.lock);
+  if (!existsSync(path)) return false;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch {
+    return false;
+  }
+  try {
+    return libc.flock(fd, libc.LOCK_SH | libc.LOCK_NB) === -libc.errno.EWOULDBLOCK;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readManifest(dir: string): PodManifest | undefined {
+  const text = readText(join(dir, POD_FILES.manifest));
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as PodManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+function stateOf(dirState: PodDirState, dir: string): PodState {
+  if (dirState !== 'run') return dirState;
+  return isLocked(dir) ? 'running' : 'exited';
+}
+
+export function podInfo(dataDir: string, dirState: PodDirState, uuid: string): PodInfo {
+  const dir = podDir(dataDir, dirState, uuid);
+  const manifest = readManifest(dir);
+  const state = stateOf(dirState, dir);
+  const pid = Number(readText(join(dir, POD_FILES.pid)));
+  const startedAt = readText(join(dir, POD_FILES.started));
+  const createdAt = readText(join(dir, POD_FILES.created));
+  const apps = (manifest?.apps ?? []).map((a) => {
+    const code = readText(join(appDir(dir, a.name), 'exit'));
+    return { name: a.name, image: a.image.name, imageId: a.image.id, ...(code !== undefined && code !== '' && { exitCode: Number(code) }) };
+  });
+  return {
+    uuid, name: manifest?.name ?? '', state, dir, dirState, apps,
+    ...(manifest && { manifest, stage1: manifest.stage1 }),
+    ...(state === 'running' && Number.isInteger(pid) && pid > 0 && { pid }),
+    ...(createdAt && { createdAt }),
+    ...(startedAt && { startedAt }),
+  };
+}
+
+/** Every pod on the host, oldest first. */
+export function listPods(dataDir: string): PodInfo[] {
+  const pods: PodInfo[] = [];
+  for (const dirState of POD_STATES) {
+    let names: string[];
+    try {
+      names = readdirSync(join(dataDir, 'pods', dirState));
+    } catch {
+      continue;
+    }
+    for (const uuid of names.filter(isUuid)) pods.push(podInfo(dataDir, dirState, uuid));
+  }
+  return pods.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+}
+
+/** A pod by full UUID, unique UUID prefix, or name. */
+export function resolvePod(dataDir: string, ref: string): Result<PodInfo, TspodError> {
+  const pods = listPods(dataDir);
+  const exact = pods.filter((p) => p.uuid === ref || (p.name === ref && p.state !== 'garbage'));
+  const matches = exact.length > 0 ? exact : ref.length >= 2 ? pods.filter((p) => p.uuid.startsWith(ref)) : [];
+  if (matches.length === 1) return ok(matches[0]!);
+  if (matches.length === 0) return err(tspodError(ErrorCodes.NOT_FOUND, `find pod ${ref}`, 'no pod has that UUID, UUID prefix or name', 'see `tspod list`'));
+  return err(tspodError(ErrorCodes.NOT_FOUND, `find pod ${ref}`, `${matches.length} pods match it`, 'give more of the UUID'));
+}
+
+/** Names in use by pods that are not garbage (names are unique on the host). */
+export function takenNames(dataDir: string): Set<string> {
+  return new Set(listPods(dataDir).filter((p) => p.state !== 'garbage' && p.state !== 'exited-garbage').map((p) => p.name));
+}

@@ -1,0 +1,60 @@
+// stage1.conf (docs/stage1.md): the prepared pod, as the stage1 reads it. Everything is decided;
+// the stage1 only carries it out.
+import { join } from 'node:path';
+import type { PodManifest, PreparedApp } from '../pods/prepare.js';
+import { appDir, POD_FILES } from '../pods/layout.js';
+import { confLine, STAGE1_INTERFACE_VERSION } from './contract.js';
+import { MASKED_PATHS, READ_ONLY_PATHS } from './policy.js';
+
+export interface RunOptions {
+  /** cgroup.procs files the monitor joins (the pod's). */
+  readonly podCgroupProcs: readonly string[];
+  /** Per app: the cgroup.procs files its process joins (its limits). */
+  readonly appCgroupProcs: ReadonlyMap<string, readonly string[]>;
+  /** Detached pods write each app's output to apps/NAME/{stdout,stderr}. */
+  readonly logToFiles: boolean;
+}
+
+function volumeLines(m: PodManifest, app: PreparedApp, dir: string): string {
+  let out = '';
+  for (const mount of app.mounts) {
+    const v = m.volumes.find((x) => x.name === mount.volume)!;
+    const ro = mount.readOnly || v.readOnly ? 'ro' : 'rw';
+    if (v.kind === 'tmpfs') out += confLine('tmpfs', mount.target, v.size ?? 64 << 20, v.mode ?? '1777');
+    else if (v.kind === 'empty') out += confLine('bind', join(dir, POD_FILES.volumes, v.name), mount.target, ro, 'norec');
+    else out += confLine('bind', v.source!, mount.target, ro, v.recursive === false ? 'norec' : 'rec');
+  }
+  return out;
+}
+
+function appBlock(m: PodManifest, app: PreparedApp, dir: string, o: RunOptions): string {
+  const a = appDir(dir, app.name);
+  let out = confLine('app', app.name);
+  for (const p of o.appCgroupProcs.get(app.name) ?? []) out += confLine('cgroup-procs', p);
+  out += confLine('rootfs', join(a, 'rootfs'));
+  for (const lower of app.lowerDirs) out += confLine('lower', lower);
+  out += confLine('upper', join(a, 'upper')) + confLine('work', join(a, 'work'));
+  if (app.readOnlyRootfs) out += confLine('read-only', 1);
+  out += volumeLines(m, app, dir);
+  for (const f of ['hosts', 'hostname', 'resolv.conf']) out += confLine('file', join(dir, POD_FILES.etc, f), `/etc/${f}`);
+  for (const p of MASKED_PATHS) out += confLine('masked', p);
+  for (const p of READ_ONLY_PATHS) out += confLine('read-only-path', p);
+  for (const arg of app.exec) out += confLine('arg', arg);
+  for (const e of app.env) out += confLine('env', e);
+  out += confLine('cwd', app.cwd) + confLine('uid', app.uid) + confLine('gid', app.gid);
+  for (const g of app.groups) out += confLine('group', g);
+  out += confLine('caps', `0x${app.caps}`) + confLine('no-new-privs', app.noNewPrivileges ? 1 : 0);
+  if (app.seccomp) out += confLine('seccomp', join(a, 'seccomp.bpf'));
+  if (app.oomScoreAdj !== undefined) out += confLine('oom-score-adj', app.oomScoreAdj);
+  out += confLine('exit-file', join(a, 'exit'));
+  if (o.logToFiles) out += confLine('stdout', join(a, 'stdout')) + confLine('stderr', join(a, 'stderr'));
+  return `${out}end\n`;
+}
+
+export function stage1Config(m: PodManifest, dir: string, o: RunOptions): string {
+  let out = confLine('version', STAGE1_INTERFACE_VERSION) + confLine('stage1', m.stage1) + confLine('hostname', m.hostname) + confLine('net', m.net);
+  for (const p of o.podCgroupProcs) out += confLine('cgroup-procs', p);
+  out += confLine('pid-file', join(dir, POD_FILES.pid));
+  for (const app of m.apps) out += appBlock(m, app, dir, o);
+  return out;
+}

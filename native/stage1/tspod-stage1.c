@@ -1,0 +1,752 @@
+/*
+ * tspod-stage1: the single-threaded process between tspod (Node, multithreaded: it must not fork
+ * or unshare itself) and a pod's apps. It implements the `cgroups` and `fly` stage1s of
+ * docs/stage1.md, interface version 1: stage0 writes the whole pod, decided, into a config file;
+ * this program only carries it out, in this order:
+ *
+ *   monitor (host pid ns)   re-exec from a sealed memfd (CVE-2019-5736), join the pod cgroups,
+ *                           unshare mount/UTS/IPC/PID[/net], fork the pod init, forward signals,
+ *                           report readiness on fd 4, exit with the pod's status
+ *   init (pid 1 of the pod) hostname, loopback, one child per app, reap every zombie, record each
+ *                           app's exit code, end when the apps have ended
+ *   app                     own mount namespace: overlay root, /proc, /sys, /dev, volumes, /etc
+ *                           files, masked paths, pivot_root; oom_score_adj, groups, uid/gid,
+ *                           capabilities, no_new_privs, seccomp (last); close fds; execve
+ *
+ * Policy (which capabilities, which syscalls, which paths are masked) is decided by stage0 in
+ * TypeScript and arrives here as data. Every failure is reported on stderr as
+ * "tspod-stage1: <what>: <why>" and ends the pod with status 125.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STAGE1_INTERFACE_VERSION 1
+#define EXIT_STAGE1_FAILURE 125
+#define MAX_APPS 64
+#define MAX_LIST 256
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  int saved = errno;
+  fprintf(stderr, "tspod-stage1: ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  if (saved) fprintf(stderr, ": %s", strerror(saved));
+  fprintf(stderr, "\n");
+  _exit(EXIT_STAGE1_FAILURE);
+}
+
+static void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n, size);
+  if (!p) die("out of memory");
+  return p;
+}
+
+/* ---- the config (docs/stage1.md "stage1.conf") ------------------------------------------ */
+
+struct list {
+  int n;
+  char *v[MAX_LIST];
+};
+
+struct app {
+  char *name;
+  char *rootfs;       /* where the root is assembled */
+  struct list lower;  /* overlay lower dirs, top first */
+  char *upper, *work; /* overlay upper and work dirs; absent: rootfs is bound as it is */
+  int read_only;
+  struct list binds;  /* "SRC\tTARGET\tro|rw\trec|norec" */
+  struct list tmpfs;  /* "TARGET\tSIZE\tMODE" */
+  struct list files;  /* "SRC\tTARGET": generated files bound read-only (/etc/hosts...) */
+  struct list masked; /* paths hidden: /dev/null over files, an empty read-only tmpfs over dirs */
+  struct list ropaths;
+  struct list args, env;
+  struct list cgroup_procs; /* the app's own cgroups (its limits) */
+  char *cwd;
+  uid_t uid;
+  gid_t gid;
+  struct list groups;
+  uint64_t caps;
+  int nnp;
+  char *seccomp;
+  int oom_score_adj, has_oom;
+  char *exit_file;
+  char *stdout_file, *stderr_file;
+  pid_t pid;
+  int done;
+};
+
+struct pod {
+  int version;
+  int fly;
+  char *hostname;
+  int host_net;
+  struct list cgroup_procs;
+  char *pid_file;
+  int napps;
+  struct app apps[MAX_APPS];
+};
+
+static char *unescape(const char *s) {
+  char *out = xcalloc(strlen(s) + 1, 1), *o = out;
+  for (; *s; s++) {
+    if (*s == '\\' && s[1]) {
+      s++;
+      *o++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
+    } else {
+      *o++ = *s;
+    }
+  }
+  return out;
+}
+
+static void push(struct list *l, const char *v, const char *key) {
+  if (l->n >= MAX_LIST) die("config: too many %s entries", key);
+  l->v[l->n++] = unescape(v);
+}
+
+static long number(const char *v, const char *key) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 0);
+  if (errno || *end) die("config: %s is not a number: %s", key, v);
+  return n;
+}
+
+static uint64_t unumber(const char *v, const char *key) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 0);
+  if (errno || *end) die("config: %s is not a number: %s", key, v);
+  return (uint64_t)n;
+}
+
+static int app_key(struct app *a, const char *k, const char *v) {
+  if (!strcmp(k, "rootfs")) a->rootfs = unescape(v);
+  else if (!strcmp(k, "lower")) push(&a->lower, v, k);
+  else if (!strcmp(k, "upper")) a->upper = unescape(v);
+  else if (!strcmp(k, "work")) a->work = unescape(v);
+  else if (!strcmp(k, "read-only")) a->read_only = (int)number(v, k);
+  else if (!strcmp(k, "bind")) push(&a->binds, v, k);
+  else if (!strcmp(k, "tmpfs")) push(&a->tmpfs, v, k);
+  else if (!strcmp(k, "file")) push(&a->files, v, k);
+  else if (!strcmp(k, "masked")) push(&a->masked, v, k);
+  else if (!strcmp(k, "read-only-path")) push(&a->ropaths, v, k);
+  else if (!strcmp(k, "arg")) push(&a->args, v, k);
+  else if (!strcmp(k, "env")) push(&a->env, v, k);
+  else if (!strcmp(k, "cwd")) a->cwd = unescape(v);
+  else if (!strcmp(k, "uid")) a->uid = (uid_t)number(v, k);
+  else if (!strcmp(k, "gid")) a->gid = (gid_t)number(v, k);
+  else if (!strcmp(k, "group")) push(&a->groups, v, k);
+  else if (!strcmp(k, "caps")) a->caps = unumber(v, k);
+  else if (!strcmp(k, "no-new-privs")) a->nnp = (int)number(v, k);
+  else if (!strcmp(k, "seccomp")) a->seccomp = unescape(v);
+  else if (!strcmp(k, "oom-score-adj")) { a->oom_score_adj = (int)number(v, k); a->has_oom = 1; }
+  else if (!strcmp(k, "exit-file")) a->exit_file = unescape(v);
+  else if (!strcmp(k, "cgroup-procs")) push(&a->cgroup_procs, v, k);
+  else if (!strcmp(k, "stdout")) a->stdout_file = unescape(v);
+  else if (!strcmp(k, "stderr")) a->stderr_file = unescape(v);
+  else return 0;
+  return 1;
+}
+
+static void pod_key(struct pod *p, struct app **cur, char *k, char *v) {
+  if (*cur) {
+    if (!strcmp(k, "end")) *cur = NULL;
+    else if (!app_key(*cur, k, v)) die("config: unknown app key %s", k);
+    return;
+  }
+  if (!strcmp(k, "version")) p->version = (int)number(v, k);
+  else if (!strcmp(k, "stage1")) p->fly = !strcmp(v, "fly");
+  else if (!strcmp(k, "hostname")) p->hostname = unescape(v);
+  else if (!strcmp(k, "net")) p->host_net = !strcmp(v, "host");
+  else if (!strcmp(k, "cgroup-procs")) push(&p->cgroup_procs, v, k);
+  else if (!strcmp(k, "pid-file")) p->pid_file = unescape(v);
+  else if (!strcmp(k, "app")) {
+    if (p->napps >= MAX_APPS) die("config: too many apps");
+    *cur = &p->apps[p->napps++];
+    (*cur)->name = unescape(v);
+    (*cur)->cwd = "/";
+  } else die("config: unknown key %s", k);
+}
+
+static void read_config(const char *path, struct pod *p) {
+  FILE *f = fopen(path, "re");
+  if (!f) die("open config %s", path);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  struct app *cur = NULL;
+  while ((len = getline(&line, &cap, f)) > 0) {
+    if (line[len - 1] == '\n') line[--len] = 0;
+    if (len == 0 || line[0] == '#') continue;
+    char *sp = strchr(line, ' ');
+    char *v = sp ? (*sp = 0, sp + 1) : line + len;
+    errno = 0;
+    pod_key(p, &cur, line, v);
+  }
+  free(line);
+  fclose(f);
+  errno = 0;
+  if (p->version != STAGE1_INTERFACE_VERSION) die("config: interface version %d, this stage1 speaks %d", p->version, STAGE1_INTERFACE_VERSION);
+  if (cur) die("config: app %s has no end", cur->name);
+  if (p->napps == 0) die("config: no apps");
+}
+
+/* Splits "a\tb\tc" in place into at most n fields; returns how many. */
+static int fields(char *s, char **out, int n) {
+  int i = 0;
+  while (i < n) {
+    out[i++] = s;
+    char *t = strchr(s, '\t');
+    if (!t) break;
+    *t = 0;
+    s = t + 1;
+  }
+  return i;
+}
+
+/* ---- CVE-2019-5736: never run from a file the pod could reach and rewrite ----------------- */
+
+#define SEALED_ENV "_TSPOD_STAGE1_SEALED"
+
+static void reexec_sealed(char **argv) {
+  if (getenv(SEALED_ENV)) {
+    unsetenv(SEALED_ENV);
+    return;
+  }
+  int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (exe < 0) die("open /proc/self/exe");
+  int mem = memfd_create("tspod-stage1", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mem < 0) die("memfd_create");
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(exe, buf, sizeof buf)) > 0) {
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(mem, buf + off, (size_t)(n - off));
+      if (w < 0) die("copy the stage1 binary");
+      off += w;
+    }
+  }
+  if (n < 0) die("read /proc/self/exe");
+  close(exe);
+  if (fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) die("seal the stage1 copy");
+  setenv(SEALED_ENV, "1", 1);
+  extern char **environ;
+  fexecve(mem, argv, environ);
+  die("re-exec the sealed stage1");
+}
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+static void write_file(const char *path, const char *data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) die("open %s", path);
+  if (write(fd, data, strlen(data)) < 0) die("write %s", path);
+  close(fd);
+}
+
+static void write_new_file(const char *path, const char *data) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) die("create %s", tmp);
+  if (write(fd, data, strlen(data)) < 0) die("write %s", tmp);
+  fsync(fd);
+  close(fd);
+  if (rename(tmp, path) < 0) die("rename %s", path);
+}
+
+static void mkdirs(const char *path, mode_t mode) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) die("mkdir %s", buf);
+    *p = '/';
+  }
+  if (mkdir(buf, mode) < 0 && errno != EEXIST) die("mkdir %s", buf);
+}
+
+static void touch(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) die("create %s", path);
+  close(fd);
+}
+
+static void xmount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  if (mount(src, dst, type, flags, data) < 0) die("mount %s on %s (%s)", src ? src : "none", dst, type ? type : "bind");
+}
+
+/* Joins root and an absolute path inside it. The targets come from stage0, which refused "..";
+ * the kernel resolves them after pivot_root is not yet done, so symlinks in the image could
+ * still point out: every target is checked with realpath to stay under the root. */
+static void inside(const char *root, const char *path, char *out, size_t size) {
+  snprintf(out, size, "%s%s", root, path);
+}
+
+static void check_under(const char *root, const char *path) {
+  char real[4096];
+  if (!realpath(path, real)) die("resolve %s", path);
+  size_t n = strlen(root);
+  if (strncmp(real, root, n) != 0 || (real[n] != 0 && real[n] != '/')) {
+    errno = 0;
+    die("%s resolves to %s, outside the app root", path, real);
+  }
+}
+
+/* ---- the app's root -------------------------------------------------------------------- */
+
+static void mount_root(struct app *a) {
+  if (a->upper) {
+    char opts[8192] = "lowerdir=";
+    for (int i = 0; i < a->lower.n; i++) {
+      if (i) strncat(opts, ":", sizeof opts - strlen(opts) - 1);
+      strncat(opts, a->lower.v[i], sizeof opts - strlen(opts) - 1);
+    }
+    size_t len = strlen(opts);
+    snprintf(opts + len, sizeof opts - len, ",upperdir=%s,workdir=%s", a->upper, a->work);
+    xmount("overlay", a->rootfs, "overlay", 0, opts);
+  } else {
+    xmount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL);
+  }
+}
+
+struct devnode {
+  const char *name;
+  mode_t mode;
+  unsigned maj, min;
+};
+
+static const struct devnode DEVICES[] = {
+  {"null", S_IFCHR | 0666, 1, 3}, {"zero", S_IFCHR | 0666, 1, 5}, {"full", S_IFCHR | 0666, 1, 7},
+  {"random", S_IFCHR | 0666, 1, 8}, {"urandom", S_IFCHR | 0666, 1, 9}, {"tty", S_IFCHR | 0666, 5, 0},
+};
+
+static void mount_dev(const char *root) {
+  char dev[4096], p[4096];
+  inside(root, "/dev", dev, sizeof dev);
+  mkdirs(dev, 0755);
+  check_under(root, dev);
+  xmount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  for (size_t i = 0; i < sizeof DEVICES / sizeof *DEVICES; i++) {
+    snprintf(p, sizeof p, "%s/%s", dev, DEVICES[i].name);
+    if (mknod(p, DEVICES[i].mode, makedev(DEVICES[i].maj, DEVICES[i].min)) < 0) die("mknod %s", p);
+    chmod(p, DEVICES[i].mode & 07777);
+  }
+  snprintf(p, sizeof p, "%s/pts", dev);
+  mkdirs(p, 0755);
+  xmount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  snprintf(p, sizeof p, "%s/ptmx", dev);
+  if (symlink("pts/ptmx", p) < 0) die("symlink %s", p);
+  snprintf(p, sizeof p, "%s/shm", dev);
+  mkdirs(p, 01777);
+  xmount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  snprintf(p, sizeof p, "%s/mqueue", dev);
+  mkdirs(p, 0755);
+  if (mount("mqueue", p, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 && errno != EPERM) die("mount mqueue");
+  const char *links[][2] = {{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
+  for (size_t i = 0; i < 4; i++) {
+    snprintf(p, sizeof p, "%s/%s", dev, links[i][1]);
+    if (symlink(links[i][0], p) < 0) die("symlink %s", p);
+  }
+}
+
+static void mount_proc_sys(const char *root, int fly) {
+  char p[4096];
+  inside(root, "/proc", p, sizeof p);
+  mkdirs(p, 0555);
+  check_under(root, p);
+  if (fly) xmount("/proc", p, NULL, MS_BIND | MS_REC, NULL);
+  else xmount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  inside(root, "/sys", p, sizeof p);
+  mkdirs(p, 0555);
+  check_under(root, p);
+  if (fly) {
+    xmount("/sys", p, NULL, MS_BIND | MS_REC, NULL);
+  } else if (mount("sysfs", p, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0) {
+    /* sysfs needs a network namespace of our own; with the host's, bind it read-only instead. */
+    xmount("/sys", p, NULL, MS_BIND | MS_REC, NULL);
+    xmount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
+  }
+}
+
+static void bind_volume(const char *root, char *spec) {
+  char *f[4];
+  if (fields(spec, f, 4) != 4) die("config: bad bind %s", spec);
+  char target[4096];
+  struct stat st;
+  if (stat(f[0], &st) < 0) die("volume source %s", f[0]);
+  inside(root, f[1], target, sizeof target);
+  if (S_ISDIR(st.st_mode)) mkdirs(target, 0755);
+  else touch(target);
+  check_under(root, target);
+  unsigned long rec = strcmp(f[3], "rec") == 0 ? MS_REC : 0;
+  xmount(f[0], target, NULL, MS_BIND | rec, NULL);
+  if (!strcmp(f[2], "ro")) xmount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | rec, NULL);
+}
+
+static void mount_tmpfs(const char *root, char *spec) {
+  char *f[3];
+  if (fields(spec, f, 3) != 3) die("config: bad tmpfs %s", spec);
+  char target[4096], opts[128];
+  inside(root, f[0], target, sizeof target);
+  mkdirs(target, 0755);
+  check_under(root, target);
+  snprintf(opts, sizeof opts, "size=%s,mode=%s", f[1], f[2]);
+  xmount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+}
+
+static void bind_file(const char *root, char *spec) {
+  char *f[2];
+  if (fields(spec, f, 2) != 2) die("config: bad file %s", spec);
+  char target[4096], dir[4096];
+  inside(root, f[1], target, sizeof target);
+  snprintf(dir, sizeof dir, "%s", target);
+  *strrchr(dir, '/') = 0;
+  mkdirs(dir, 0755);
+  struct stat st;
+  /* An image may ship /etc/hosts as a symlink: replace the name, never write through it. */
+  if (lstat(target, &st) == 0 && !S_ISREG(st.st_mode)) unlink(target);
+  touch(target);
+  check_under(root, target);
+  xmount(f[0], target, NULL, MS_BIND, NULL);
+  xmount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+}
+
+static void mask_paths(const char *root, struct app *a) {
+  char p[4096];
+  struct stat st;
+  for (int i = 0; i < a->masked.n; i++) {
+    inside(root, a->masked.v[i], p, sizeof p);
+    if (lstat(p, &st) < 0) continue;
+    if (S_ISDIR(st.st_mode)) xmount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0");
+    else xmount("/dev/null", p, NULL, MS_BIND, NULL);
+  }
+  for (int i = 0; i < a->ropaths.n; i++) {
+    inside(root, a->ropaths.v[i], p, sizeof p);
+    if (lstat(p, &st) < 0) continue;
+    xmount(p, p, NULL, MS_BIND | MS_REC, NULL);
+    xmount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
+  }
+}
+
+static void enter_root(const char *root) {
+  if (chdir(root) < 0) die("chdir %s", root);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root %s", root);
+  /* The old root is stacked under the new one: detach it so no host path stays reachable. */
+  if (umount2(".", MNT_DETACH) < 0) die("detach the host root");
+  if (chdir("/") < 0) die("chdir /");
+}
+
+static void build_root(struct pod *p, struct app *a) {
+  if (unshare(CLONE_NEWNS) < 0) die("unshare the app's mount namespace");
+  xmount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
+  mount_root(a);
+  const char *root = a->rootfs;
+  mount_proc_sys(root, p->fly);
+  if (p->fly) {
+    char d[4096];
+    inside(root, "/dev", d, sizeof d);
+    mkdirs(d, 0755);
+    xmount("/dev", d, NULL, MS_BIND | MS_REC, NULL);
+  } else {
+    mount_dev(root);
+  }
+  for (int i = 0; i < a->binds.n; i++) bind_volume(root, a->binds.v[i]);
+  for (int i = 0; i < a->tmpfs.n; i++) mount_tmpfs(root, a->tmpfs.v[i]);
+  for (int i = 0; i < a->files.n; i++) bind_file(root, a->files.v[i]);
+  if (!p->fly) mask_paths(root, a);
+  if (a->read_only) xmount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+  if (p->fly) {
+    if (chroot(root) < 0 || chdir("/") < 0) die("chroot %s", root);
+  } else {
+    /* pivot_root needs the new root to be a mount point not shared with the parent. */
+    xmount(NULL, root, NULL, MS_PRIVATE, NULL);
+    enter_root(root);
+  }
+}
+
+/* ---- identity, capabilities, seccomp ----------------------------------------------------- */
+
+static void drop_bounding(uint64_t keep) {
+  for (int cap = 0; cap <= 63; cap++) {
+    if (keep & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) die("drop capability %d from the bounding set", cap);
+  }
+}
+
+static void set_caps(uint64_t caps) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  memset(d, 0, sizeof d);
+  d[0].effective = d[0].permitted = (uint32_t)caps;
+  d[1].effective = d[1].permitted = (uint32_t)(caps >> 32);
+  if (syscall(SYS_capset, &h, d) < 0) die("capset");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) die("clear ambient capabilities");
+}
+
+static void set_identity(struct app *a) {
+  gid_t groups[MAX_LIST];
+  for (int i = 0; i < a->groups.n; i++) groups[i] = (gid_t)number(a->groups.v[i], "group");
+  if (setgroups((size_t)a->groups.n, groups) < 0) die("setgroups");
+  /* Keep the permitted set across the uid change, then cut it to exactly the app's. */
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("keep capabilities");
+  if (setresgid(a->gid, a->gid, a->gid) < 0) die("setresgid %u", a->gid);
+  if (setresuid(a->uid, a->uid, a->uid) < 0) die("setresuid %u", a->uid);
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) die("reset keep capabilities");
+  set_caps(a->caps);
+}
+
+/* Read while the host path is still reachable (before pivot_root), installed last. */
+static struct sock_filter seccomp_prog[4096];
+static struct sock_fprog seccomp_fprog;
+
+static void read_seccomp(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("open seccomp filter %s", path);
+  ssize_t n = read(fd, seccomp_prog, sizeof seccomp_prog);
+  close(fd);
+  if (n <= 0 || n % sizeof(struct sock_filter)) die("seccomp filter %s is empty or not whole instructions", path);
+  seccomp_fprog.len = (unsigned short)(n / sizeof(struct sock_filter));
+  seccomp_fprog.filter = seccomp_prog;
+}
+
+static void load_seccomp(void) {
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &seccomp_fprog) < 0) die("install the seccomp filter");
+}
+
+/* CVE-2024-21626: nothing but 0-2 may reach the app; everything else is closed. */
+static void close_extra_fds(void) {
+  if (syscall(SYS_close_range, 3, ~0U, 0) == 0) return;
+  for (int fd = 3; fd < 65536; fd++) close(fd);
+}
+
+static void redirect(const char *path, int target) {
+  if (!path) return;
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) die("open log %s", path);
+  if (dup2(fd, target) < 0) die("dup2 log");
+  close(fd);
+}
+
+static const char *find_env(struct app *a, const char *name) {
+  size_t n = strlen(name);
+  for (int i = 0; i < a->env.n; i++) {
+    if (!strncmp(a->env.v[i], name, n) && a->env.v[i][n] == '=') return a->env.v[i] + n + 1;
+  }
+  return NULL;
+}
+
+static void exec_app(struct app *a) {
+  char *argv[MAX_LIST + 1], *envp[MAX_LIST + 1];
+  for (int i = 0; i < a->args.n; i++) argv[i] = a->args.v[i];
+  argv[a->args.n] = NULL;
+  for (int i = 0; i < a->env.n; i++) envp[i] = a->env.v[i];
+  envp[a->env.n] = NULL;
+  if (chdir(a->cwd) < 0) die("app %s: chdir %s", a->name, a->cwd);
+  const char *path = find_env(a, "PATH");
+  if (strchr(argv[0], '/') || !path) {
+    execve(argv[0], argv, envp);
+    die("app %s: exec %s", a->name, argv[0]);
+  }
+  char cand[4096], *dirs = strdup(path), *save = NULL;
+  for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    snprintf(cand, sizeof cand, "%s/%s", d, argv[0]);
+    execve(cand, argv, envp);
+  }
+  errno = ENOENT;
+  die("app %s: %s is not in PATH=%s", a->name, argv[0], path);
+}
+
+/* "0" is the writing process itself, whatever pid namespace it is in. */
+static void join_app_cgroups(struct app *a) {
+  for (int i = 0; i < a->cgroup_procs.n; i++) write_file(a->cgroup_procs.v[i], "0");
+}
+
+static void start_app(struct pod *p, struct app *a) {
+  /* Before anything else, so every byte the app maps is charged to its limits. */
+  join_app_cgroups(a);
+  /* Host paths first: after pivot_root they are out of reach. */
+  if (a->seccomp) read_seccomp(a->seccomp);
+  redirect(a->stdout_file, 1);
+  redirect(a->stderr_file, 2);
+  build_root(p, a);
+  if (a->has_oom) {
+    char v[32];
+    snprintf(v, sizeof v, "%d", a->oom_score_adj);
+    write_file("/proc/self/oom_score_adj", v);
+  }
+  if (!p->fly) {
+    drop_bounding(a->caps);
+    /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to install a filter: do it while the
+     * effective set still has it (as runc does); the filter then also covers the steps below, so
+     * a retain list must allow them. With no_new_privs it goes last, just before execve. */
+    if (a->seccomp && !a->nnp) load_seccomp();
+    set_identity(a);
+    if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+    close_extra_fds();
+    if (a->seccomp && a->nnp) load_seccomp();
+  } else {
+    set_identity(a);
+    close_extra_fds();
+  }
+  exec_app(a);
+}
+
+/* ---- the pod init ----------------------------------------------------------------------- */
+
+static volatile sig_atomic_t pending_signal;
+
+static void on_signal(int sig) {
+  pending_signal = sig;
+}
+
+static void record_exit(struct app *a, int status) {
+  char v[64];
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  snprintf(v, sizeof v, "%d\n", code);
+  if (a->exit_file) write_new_file(a->exit_file, v);
+  a->done = 1;
+}
+
+static void loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die("socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die("get lo flags");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die("bring lo up");
+  close(s);
+}
+
+static int run_init(struct pod *p) {
+  close(4); /* the readiness pipe is the monitor's to answer */
+  if (!p->fly) {
+    if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) die("sethostname");
+    if (!p->host_net) loopback_up();
+  }
+  /* Apps must not see the init through /proc/1 (its exe, its fds). */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  for (int i = 0; i < p->napps; i++) {
+    struct app *a = &p->apps[i];
+    pid_t pid = fork();
+    if (pid < 0) die("fork app %s", a->name);
+    if (pid == 0) {
+      for (size_t s = 0; s < sizeof forwarded / sizeof *forwarded; s++) signal(forwarded[s], SIG_DFL);
+      start_app(p, a);
+    }
+    a->pid = pid;
+  }
+  int running = p->napps, first_failure = 0;
+  while (running > 0) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno != EINTR) break;
+      if (pending_signal) {
+        for (int i = 0; i < p->napps; i++) if (!p->apps[i].done) kill(p->apps[i].pid, pending_signal);
+        pending_signal = 0;
+      }
+      continue;
+    }
+    for (int i = 0; i < p->napps; i++) {
+      struct app *a = &p->apps[i];
+      if (a->pid != pid || a->done) continue;
+      record_exit(a, status);
+      running--;
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (code && !first_failure) first_failure = code;
+    }
+    /* Anything else was an orphan reparented to us: reaped, nothing to record. */
+  }
+  return first_failure;
+}
+
+/* ---- the monitor ------------------------------------------------------------------------- */
+
+static pid_t init_pid;
+
+static void forward_to_init(int sig) {
+  if (init_pid > 0) kill(init_pid, sig);
+}
+
+static void join_cgroups(struct pod *p) {
+  for (int i = 0; i < p->cgroup_procs.n; i++) write_file(p->cgroup_procs.v[i], "0");
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--interface-version")) {
+    printf("%d\n", STAGE1_INTERFACE_VERSION);
+    return 0;
+  }
+  if (argc != 2) {
+    fprintf(stderr, "usage: tspod-stage1 CONFIG | --interface-version\n");
+    return 2;
+  }
+  reexec_sealed(argv);
+  static struct pod p;
+  read_config(argv[1], &p);
+  join_cgroups(&p);
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | (p.host_net ? 0 : CLONE_NEWNET);
+  if (!p.fly && unshare(flags) < 0) die("unshare the pod's namespaces");
+  if (!p.fly) xmount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
+  init_pid = fork();
+  if (init_pid < 0) die("fork the pod init");
+  if (init_pid == 0) _exit(run_init(&p));
+  if (p.pid_file) {
+    char v[32];
+    snprintf(v, sizeof v, "%d\n", init_pid);
+    write_new_file(p.pid_file, v);
+  }
+  /* fd 4, when stage0 passed one, hears "ready" once the pid is recorded, then is closed. */
+  if (fcntl(4, F_GETFD) >= 0) {
+    if (write(4, "ready\n", 6) < 0) { /* stage0 went away: the pod runs on regardless */ }
+    close(4);
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_to_init;
+  int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  int status;
+  while (waitpid(init_pid, &status, 0) < 0) {
+    if (errno != EINTR) die("wait for the pod init");
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
