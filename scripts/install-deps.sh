@@ -16,6 +16,8 @@ PACKAGES=(
   docker-registry           # the real registry v2 server the OCI registry tests pull from
   skopeo umoci              # push/inspect OCI and Docker images; build layered OCI images
   zstd                      # zstd-compressed OCI layers (through zstd -dc)
+  gcc libc6-dev             # builds the C stage1 (static) and the seccomp test loader
+  runc                      # the anchor of bench/start
 )
 
 missing=()

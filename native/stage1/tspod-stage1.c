@@ -514,14 +514,17 @@ static void set_caps(uint64_t caps) {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) die("clear ambient capabilities");
 }
 
-static void set_identity(struct app *a) {
+/* With set_capabilities, the permitted and effective sets become exactly a->caps; without (fly),
+ * the kernel's rules apply: root keeps what tspod had, another uid loses everything. */
+static void set_identity(struct app *a, int set_capabilities) {
   gid_t groups[MAX_LIST];
   for (int i = 0; i < a->groups.n; i++) groups[i] = (gid_t)number(a->groups.v[i], "group");
   if (setgroups((size_t)a->groups.n, groups) < 0) die("setgroups");
   /* Keep the permitted set across the uid change, then cut it to exactly the app's. */
-  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("keep capabilities");
+  if (set_capabilities && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die("keep capabilities");
   if (setresgid(a->gid, a->gid, a->gid) < 0) die("setresgid %u", a->gid);
   if (setresuid(a->uid, a->uid, a->uid) < 0) die("setresuid %u", a->uid);
+  if (!set_capabilities) return;
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) die("reset keep capabilities");
   set_caps(a->caps);
 }
@@ -611,12 +614,12 @@ static void start_app(struct pod *p, struct app *a) {
      * effective set still has it (as runc does); the filter then also covers the steps below, so
      * a retain list must allow them. With no_new_privs it goes last, just before execve. */
     if (a->seccomp && !a->nnp) load_seccomp();
-    set_identity(a);
+    set_identity(a, 1);
     if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
     close_extra_fds();
     if (a->seccomp && a->nnp) load_seccomp();
   } else {
-    set_identity(a);
+    set_identity(a, 0);
     close_extra_fds();
   }
   exec_app(a);

@@ -48,6 +48,6 @@ function print(ctx: CommandContext, p: PodInfo, json: boolean): void {
   }
   const lines = [`uuid=${p.uuid}`, `name=${p.name}`, `state=${p.state}`, `stage1=${p.stage1 ?? '-'}`, `isolation=${isolation}`,
     `created=${podTime(p.createdAt)}`, `started=${podTime(p.startedAt)}`, ...(p.pid ? [`pid=${p.pid}`] : []),
-    ...p.apps.map((a) => `app-${a.name}=${a.exitCode ?? '-'}`)];
+    ...p.apps.map((a) => `app-${a.name}=${a.exitCode ?? '-'}${a.oomKilled ? ' (OOM-killed: it hit its memory limit)' : ''}`)];
   ctx.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -48,3 +48,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function isUuid(s: string): boolean {
   return UUID.test(s);
 }
+
+/** An app's cgroup id: a sibling of the pod's (UUID), named UUID-INDEX (hex), under the cgroup parent. */
+export function appCgroupId(uuid: string, index: number): string {
+  return `${uuid}-${index.toString(16)}`;
+}

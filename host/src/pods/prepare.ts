@@ -166,7 +166,9 @@ async function prepareApp(ctx: PrepareContext, spec: PodSpec, app: AppSpec, dir:
   const m = manifestOf(image.value).app;
   const exec = [...(app.exec ?? m?.exec ?? []), ...(app.args ?? [])];
   if (exec.length === 0) return err(tspodError(ErrorCodes.CONFIG, what, `the image ${image.value.name} names no command`, 'give one with --exec (or exec in the pod file)'));
-  const id = resolveIdentity(lowers.value, app.user ?? m?.user, app.group ?? m?.group, app.supplementaryGids ?? [], app.name);
+  // A user given here brings its own primary group unless a group is given too (as Docker does).
+  const group = app.group ?? (app.user !== undefined ? undefined : m?.group);
+  const id = resolveIdentity(lowers.value, app.user ?? m?.user, group, app.supplementaryGids ?? [], app.name);
   if (id.isErr()) return err(id.error);
   const fly = spec.stage1 === 'fly';
   const caps = fly ? ok(allCapabilities()) : capabilityMask(app.capsRetain, app.capsRemove);

@@ -14,7 +14,7 @@ import { err, ok, type Result } from '../result.js';
 import { withLock } from '../store/lock.js';
 import { stage1Config } from '../stage1/config.js';
 import { checkStage1, stage1Path } from '../stage1/contract.js';
-import { podDir, podsLockPath, POD_FILES } from './layout.js';
+import { appCgroupId, podDir, podsLockPath, POD_FILES } from './layout.js';
 import { moveState, type PodManifest } from './prepare.js';
 
 export interface StartOptions {
@@ -23,7 +23,7 @@ export interface StartOptions {
 
 /** The pod's cgroup id and each app's (siblings under the cgroup parent, named after the pod). */
 export function cgroupIds(m: PodManifest): { pod: string; apps: Map<string, string> } {
-  return { pod: m.uuid, apps: new Map(m.apps.map((a, i) => [a.name, `${m.uuid}-${i.toString(16)}`])) };
+  return { pod: m.uuid, apps: new Map(m.apps.map((a, i) => [a.name, appCgroupId(m.uuid, i)])) };
 }
 
 function createCgroups(m: PodManifest): Result<{ pod: PodCgroup; apps: Map<string, PodCgroup> }, TspodError> {

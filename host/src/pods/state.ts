@@ -4,9 +4,10 @@
 import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../../../native/src/libc.js';
+import { cgroupManager } from '../cgroups/index.js';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
-import { appDir, isUuid, podDir, POD_FILES, POD_STATES, type PodDirState } from './layout.js';
+import { appCgroupId, appDir, isUuid, podDir, POD_FILES, POD_STATES, type PodDirState } from './layout.js';
 import type { PodManifest } from './prepare.js';
 
 export type PodState = 'embryo' | 'prepared' | 'running' | 'exited' | 'exited-garbage' | 'garbage';
@@ -17,6 +18,8 @@ export interface AppStatus {
   readonly imageId: string;
   /** Present once the app has exited: its code, or 128 + signal. */
   readonly exitCode?: number;
+  /** The kernel's OOM killer ended a process of this app (its memory limit). */
+  readonly oomKilled?: boolean;
 }
 
 export interface PodInfo {
@@ -69,6 +72,19 @@ function readManifest(dir: string): PodManifest | undefined {
   }
 }
 
+/** OOM kills per app, from the app cgroups (kept until gc, so exited pods still tell). */
+function oomKills(m: PodManifest): Map<string, number> {
+  const out = new Map<string, number>();
+  if (m.stage1 === 'fly') return out;
+  const manager = cgroupManager();
+  if (manager.isErr()) return out;
+  m.apps.forEach((a, i) => {
+    const cg = manager.value.open(appCgroupId(m.uuid, i));
+    if (cg.isOk() && cg.value) out.set(a.name, manager.value.oomKilled(cg.value));
+  });
+  return out;
+}
+
 function stateOf(dirState: PodDirState, dir: string): PodState {
   if (dirState !== 'run') return dirState;
   return isLocked(dir) ? 'running' : 'exited';
@@ -81,9 +97,14 @@ export function podInfo(dataDir: string, dirState: PodDirState, uuid: string): P
   const pid = Number(readText(join(dir, POD_FILES.pid)));
   const startedAt = readText(join(dir, POD_FILES.started));
   const createdAt = readText(join(dir, POD_FILES.created));
+  const ooms = manifest && dirState === 'run' ? oomKills(manifest) : new Map<string, number>();
   const apps = (manifest?.apps ?? []).map((a) => {
     const code = readText(join(appDir(dir, a.name), 'exit'));
-    return { name: a.name, image: a.image.name, imageId: a.image.id, ...(code !== undefined && code !== '' && { exitCode: Number(code) }) };
+    return {
+      name: a.name, image: a.image.name, imageId: a.image.id,
+      ...(code !== undefined && code !== '' && { exitCode: Number(code) }),
+      ...((ooms.get(a.name) ?? 0) > 0 && { oomKilled: true }),
+    };
   });
   return {
     uuid, name: manifest?.name ?? '', state, dir, dirState, apps,
