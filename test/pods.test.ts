@@ -17,8 +17,9 @@ const APPLETS = ['sh', 'cat', 'echo', 'hostname', 'ls', 'id', 'mount', 'umount',
 describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespaces, mounts, cgroups)' : !haveBusybox ? 'needs busybox-static' : false }, () => {
   let work: string;
   let data: string;
+  // Small log files, so a test sees rotation.
   const tspod = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> =>
-    spawnSync(process.execPath, [TSPOD, '--dir', data, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...opts.env }, ...(opts.input !== undefined && { input: opts.input }) });
+    spawnSync(process.execPath, [TSPOD, '--dir', data, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSPOD_LOG_MAX_BYTES: '8192', ...opts.env }, ...(opts.input !== undefined && { input: opts.input }) });
   const sh = (script: string, ...flags: string[]): SpawnSyncReturns<string> => tspod(['run', ...flags.filter((f) => !f.startsWith('@')), 'example.com/busybox:1', ...flags.filter((f) => f.startsWith('@')).map((f) => f.slice(1)), '--exec', '/bin/sh', '--', '-c', script]);
 
   before(() => {
@@ -165,6 +166,34 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 100 && tspod(['status', 'orphan']).stdout.includes('state=running'); i++) await sleep(50);
     assert.match(tspod(['status', 'orphan']).stdout, /state=exited/);
+  });
+
+  it('enter joins the app with its confinement; logs show a detached pod\'s rotated output', async () => {
+    const uuid = tspod(['run', '--detach', '--name', 'entered', 'example.com/busybox:1', '--user', 'nobody', '--exec', '/bin/sh', '--', '-c',
+      'for i in $(seq 3000); do echo "line $i"; done; echo oops >&2; sleep 30']).stdout.trim();
+    assert.match(uuid, /^[0-9a-f-]{36}$/);
+    const inside = tspod(['enter', 'entered', '/bin/sh', '-c', 'id -u; hostname; grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status; ls /proc | grep -c "^[0-9]"; ls /']);
+    assert.equal(inside.status, 0, inside.stderr);
+    const lines = inside.stdout.trim().split('\n');
+    assert.equal(lines[0], '65534', 'the app\'s user');
+    assert.equal(lines[1], 'entered', 'its UTS namespace');
+    assert.match(inside.stdout, /NoNewPrivs:\s+1/);
+    assert.match(inside.stdout, /Seccomp:\s+2/);
+    assert.ok(Number(lines[4]) <= 5, 'its PID namespace');
+    assert.match(inside.stdout, /^bin$/m, 'its root');
+    assert.equal(tspod(['enter', 'entered', '/bin/sh', '-c', 'exit 4']).status, 4);
+    let logs = '';
+    for (let i = 0; i < 100 && !logs.includes('line 3000'); i++) {
+      await sleep(50);
+      logs = tspod(['logs', '--stream', 'stdout', 'entered']).stdout;
+    }
+    const got = logs.trim().split('\n').map((l) => Number(l.replace('line ', '')));
+    assert.equal(got.at(-1), 3000);
+    assert.deepEqual(got, Array.from({ length: got.length }, (_, i) => got[0]! + i), 'in order, nothing lost inside the kept generations');
+    assert.ok(existsSync(join(data, 'pods', 'run', uuid, 'apps', 'busybox', 'stdout.1')), 'rotated');
+    assert.ok(got[0]! > 1, 'the oldest generation was dropped');
+    assert.equal(tspod(['logs', '--stream', 'stderr', 'entered']).stdout, 'oops\n');
+    tspod(['stop', '--force', 'entered']);
   });
 
   it('fly: host namespaces, chroot into the image, status says nothing is isolated', () => {

@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -114,6 +116,10 @@ struct pod {
   struct app apps[MAX_APPS];
 };
 
+/* Detached pods: each log file is rotated at this size, keeping this many old generations. */
+static off_t log_max_bytes = 10 << 20;
+static int log_keep = 2;
+
 static char *unescape(const char *s) {
   char *out = xcalloc(strlen(s) + 1, 1), *o = out;
   for (; *s; s++) {
@@ -189,6 +195,8 @@ static void pod_key(struct pod *p, struct app **cur, char *k, char *v) {
   else if (!strcmp(k, "net")) p->host_net = !strcmp(v, "host");
   else if (!strcmp(k, "cgroup-procs")) push(&p->cgroup_procs, v, k);
   else if (!strcmp(k, "pid-file")) p->pid_file = unescape(v);
+  else if (!strcmp(k, "log-max-bytes")) log_max_bytes = (off_t)number(v, k);
+  else if (!strcmp(k, "log-keep")) log_keep = (int)number(v, k);
   else if (!strcmp(k, "app")) {
     if (p->napps >= MAX_APPS) die("config: too many apps");
     *cur = &p->apps[p->napps++];
@@ -553,13 +561,6 @@ static void close_extra_fds(void) {
   for (int fd = 3; fd < 65536; fd++) close(fd);
 }
 
-static void redirect(const char *path, int target) {
-  if (!path) return;
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) die("open log %s", path);
-  if (dup2(fd, target) < 0) die("dup2 log");
-  close(fd);
-}
 
 static const char *find_env(struct app *a, const char *name) {
   size_t n = strlen(name);
@@ -600,8 +601,6 @@ static void start_app(struct pod *p, struct app *a) {
   join_app_cgroups(a);
   /* Host paths first: after pivot_root they are out of reach. */
   if (a->seccomp) read_seccomp(a->seccomp);
-  redirect(a->stdout_file, 1);
-  redirect(a->stderr_file, 2);
   build_root(p, a);
   if (a->has_oom) {
     char v[32];
@@ -625,13 +624,6 @@ static void start_app(struct pod *p, struct app *a) {
   exec_app(a);
 }
 
-/* ---- the pod init ----------------------------------------------------------------------- */
-
-static volatile sig_atomic_t pending_signal;
-
-static void on_signal(int sig) {
-  pending_signal = sig;
-}
 
 static void record_exit(struct app *a, int status) {
   char v[64];
@@ -653,6 +645,112 @@ static void loopback_up(void) {
   close(s);
 }
 
+/* ---- app output to rotating log files (detached pods) ------------------------------------ */
+
+struct log {
+  int pipe;       /* read end; -1 once the app side closed */
+  int fd;         /* the open log file */
+  char *path;
+  off_t size;
+};
+
+static struct log logs[MAX_APPS * 2];
+static int nlogs;
+
+static int open_log(const char *path, off_t *size) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) die("open log %s", path);
+  struct stat st;
+  *size = fstat(fd, &st) == 0 ? st.st_size : 0;
+  return fd;
+}
+
+/* PATH -> PATH.1 -> ... -> PATH.<keep>, the oldest dropped; a fresh PATH is opened. */
+static void rotate(struct log *l) {
+  char from[4096], to[4096];
+  close(l->fd);
+  for (int i = log_keep - 1; i >= 1; i--) {
+    snprintf(from, sizeof from, "%s.%d", l->path, i);
+    snprintf(to, sizeof to, "%s.%d", l->path, i + 1);
+    rename(from, to);
+  }
+  snprintf(to, sizeof to, "%s.1", l->path);
+  rename(l->path, to);
+  l->fd = open_log(l->path, &l->size);
+}
+
+/* Creates the pipe an app writes one stream to; returns the write end for the app. */
+static int log_pipe(const char *path) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) die("pipe");
+  struct log *l = &logs[nlogs++];
+  l->pipe = fds[0];
+  l->path = (char *)path;
+  l->fd = open_log(path, &l->size);
+  return fds[1];
+}
+
+static void drain_log(struct log *l) {
+  char buf[65536];
+  ssize_t n = read(l->pipe, buf, sizeof buf);
+  if (n <= 0) {
+    if (n < 0 && errno == EINTR) return;
+    close(l->pipe);
+    l->pipe = -1;
+    return;
+  }
+  for (ssize_t off = 0; off < n;) {
+    ssize_t w = write(l->fd, buf + off, (size_t)(n - off));
+    if (w < 0) return; /* a full disk loses output, never the pod */
+    off += w;
+  }
+  l->size += n;
+  if (l->size >= log_max_bytes) rotate(l);
+}
+
+/* ---- the pod init ----------------------------------------------------------------------- */
+
+static const int FORWARDED[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+#define NFORWARDED (sizeof FORWARDED / sizeof *FORWARDED)
+
+static void start_apps(struct pod *p, sigset_t *old) {
+  for (int i = 0; i < p->napps; i++) {
+    struct app *a = &p->apps[i];
+    int out = a->stdout_file ? log_pipe(a->stdout_file) : -1;
+    int err = a->stderr_file ? log_pipe(a->stderr_file) : -1;
+    pid_t pid = fork();
+    if (pid < 0) die("fork app %s", a->name);
+    if (pid == 0) {
+      sigprocmask(SIG_SETMASK, old, NULL);
+      if (out >= 0 && dup2(out, 1) < 0) die("dup2 stdout");
+      if (err >= 0 && dup2(err, 2) < 0) die("dup2 stderr");
+      a->stdout_file = a->stderr_file = NULL;
+      start_app(p, a);
+    }
+    if (out >= 0) close(out);
+    if (err >= 0) close(err);
+    a->pid = pid;
+  }
+}
+
+/* Reaps every exited child; records the apps'. Returns how many apps ended. */
+static int reap(struct pod *p, int *first_failure) {
+  int ended = 0, status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (int i = 0; i < p->napps; i++) {
+      struct app *a = &p->apps[i];
+      if (a->pid != pid || a->done) continue;
+      record_exit(a, status);
+      ended++;
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (code && !*first_failure) *first_failure = code;
+    }
+    /* Anything else was an orphan reparented to us: reaped, nothing to record. */
+  }
+  return ended;
+}
+
 static int run_init(struct pod *p) {
   close(4); /* the readiness pipe is the monitor's to answer */
   if (!p->fly) {
@@ -661,44 +759,95 @@ static int run_init(struct pod *p) {
   }
   /* Apps must not see the init through /proc/1 (its exe, its fds). */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
-  for (int i = 0; i < p->napps; i++) {
-    struct app *a = &p->apps[i];
-    pid_t pid = fork();
-    if (pid < 0) die("fork app %s", a->name);
-    if (pid == 0) {
-      for (size_t s = 0; s < sizeof forwarded / sizeof *forwarded; s++) signal(forwarded[s], SIG_DFL);
-      start_app(p, a);
-    }
-    a->pid = pid;
-  }
+  /* Signals arrive through a signalfd, so one poll() waits for exits, signals and app output. */
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  for (size_t i = 0; i < NFORWARDED; i++) sigaddset(&mask, FORWARDED[i]);
+  if (sigprocmask(SIG_BLOCK, &mask, &old) < 0) die("block signals");
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+  if (sfd < 0) die("signalfd");
+  start_apps(p, &old);
   int running = p->napps, first_failure = 0;
-  while (running > 0) {
-    int status;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno != EINTR) break;
-      if (pending_signal) {
-        for (int i = 0; i < p->napps; i++) if (!p->apps[i].done) kill(p->apps[i].pid, pending_signal);
-        pending_signal = 0;
+  running -= reap(p, &first_failure);
+  for (;;) {
+    struct pollfd fds[1 + MAX_APPS * 2];
+    int n = 0;
+    fds[n++] = (struct pollfd){sfd, POLLIN, 0};
+    for (int i = 0; i < nlogs; i++) if (logs[i].pipe >= 0) fds[n++] = (struct pollfd){logs[i].pipe, POLLIN, 0};
+    /* Done when every app has ended and every pipe is drained (late output is kept). */
+    if (running == 0 && n == 1) break;
+    if (poll(fds, (nfds_t)n, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD) {
+        for (int i = 0; i < p->napps; i++) if (!p->apps[i].done) kill(p->apps[i].pid, (int)si.ssi_signo);
       }
-      continue;
+      running -= reap(p, &first_failure);
     }
-    for (int i = 0; i < p->napps; i++) {
-      struct app *a = &p->apps[i];
-      if (a->pid != pid || a->done) continue;
-      record_exit(a, status);
-      running--;
-      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      if (code && !first_failure) first_failure = code;
+    for (int k = 1, i = 0; i < nlogs; i++) {
+      if (logs[i].pipe < 0) continue;
+      if (fds[k].fd == logs[i].pipe && fds[k].revents) drain_log(&logs[i]);
+      k++;
     }
-    /* Anything else was an orphan reparented to us: reaped, nothing to record. */
   }
   return first_failure;
+}
+
+/* ---- entry point `enter`: a command inside a running app (docs/stage1.md) ---------------- */
+
+/* Everything the app itself got, in the same order (rkt's enter skipped most of this:
+ * CVE-2019-10144/10145/10147): its cgroups, namespaces and root, then oom score, bounding set,
+ * seccomp, identity, capabilities, no_new_privs, closed fds. */
+static int enter_app(struct pod *p, const char *app_name, pid_t target, char **cmd) {
+  struct app *a = NULL;
+  for (int i = 0; i < p->napps; i++) if (!strcmp(p->apps[i].name, app_name)) a = &p->apps[i];
+  if (!a) { errno = 0; die("enter: the pod has no app %s", app_name); }
+  join_app_cgroups(a);
+  if (a->seccomp) read_seccomp(a->seccomp);
+  const char *kinds[] = {"ipc", "uts", "net", "pid", "mnt"};
+  int fds[5];
+  for (int i = 0; i < 5; i++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", target, kinds[i]);
+    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) die("enter: open %s", path);
+  }
+  for (int i = 0; i < 5; i++) {
+    if (setns(fds[i], 0) < 0) die("enter: join the %s namespace of %d", kinds[i], target);
+    close(fds[i]);
+  }
+  /* setns(mnt) put us at the app's root; the pid namespace applies to children: fork. */
+  pid_t child = fork();
+  if (child < 0) die("enter: fork");
+  if (child == 0) {
+    a->args.n = 0;
+    for (char **c = cmd; *c; c++) push(&a->args, *c, "arg");
+    if (a->args.n == 0) push(&a->args, "/bin/sh", "arg");
+    if (a->has_oom) {
+      char v[32];
+      snprintf(v, sizeof v, "%d", a->oom_score_adj);
+      write_file("/proc/self/oom_score_adj", v);
+    }
+    if (!p->fly) {
+      drop_bounding(a->caps);
+      if (a->seccomp && !a->nnp) load_seccomp();
+      set_identity(a, 1);
+      if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+      close_extra_fds();
+      if (a->seccomp && a->nnp) load_seccomp();
+    } else {
+      set_identity(a, 0);
+      close_extra_fds();
+    }
+    exec_app(a);
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0) if (errno != EINTR) die("enter: wait");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* ---- the monitor ------------------------------------------------------------------------- */
@@ -718,8 +867,15 @@ int main(int argc, char **argv) {
     printf("%d\n", STAGE1_INTERFACE_VERSION);
     return 0;
   }
+  if (argc >= 5 && !strcmp(argv[1], "--enter")) {
+    /* tspod-stage1 --enter CONFIG APP TARGET_PID [CMD ARGS...] */
+    reexec_sealed(argv);
+    static struct pod ep;
+    read_config(argv[2], &ep);
+    return enter_app(&ep, argv[3], (pid_t)number(argv[4], "pid"), argv + 5);
+  }
   if (argc != 2) {
-    fprintf(stderr, "usage: tspod-stage1 CONFIG | --interface-version\n");
+    fprintf(stderr, "usage: tspod-stage1 CONFIG | --enter CONFIG APP PID [CMD...] | --interface-version\n");
     return 2;
   }
   reexec_sealed(argv);

@@ -14,7 +14,7 @@ import { err, ok, type Result } from '../result.js';
 import { withLock } from '../store/lock.js';
 import { stage1Config } from '../stage1/config.js';
 import { checkStage1, stage1Path } from '../stage1/contract.js';
-import { appCgroupId, podDir, podsLockPath, POD_FILES } from './layout.js';
+import { appCgroupId, podDir, podsLockPath, podsRoot, POD_FILES } from './layout.js';
 import { moveState, type PodManifest } from './prepare.js';
 
 export interface StartOptions {
@@ -66,8 +66,14 @@ async function claim(dataDir: string, uuid: string): Promise<Result<number, Tspo
   });
 }
 
+/** TSPOD_LOG_MAX_BYTES tunes log rotation (at least 4 KiB); default the stage1's 10 MiB. */
+function logMaxBytes(): number | undefined {
+  const v = Number(process.env['TSPOD_LOG_MAX_BYTES']);
+  return Number.isSafeInteger(v) && v >= 4096 ? v : undefined;
+}
+
 export async function startPod(dataDir: string, m: PodManifest, o: StartOptions): Promise<Result<number, TspodError>> {
-  const stage1 = checkStage1(stage1Path());
+  const stage1 = checkStage1(stage1Path(), join(podsRoot(dataDir), 'stage1-checked'));
   if (stage1.isErr()) return err(stage1.error);
   const lockFd = await claim(dataDir, m.uuid);
   if (lockFd.isErr()) return err(lockFd.error);
@@ -82,6 +88,7 @@ export async function startPod(dataDir: string, m: PodManifest, o: StartOptions)
     podCgroupProcs: cgroups.value?.pod.procsFiles ?? [],
     appCgroupProcs: new Map([...(cgroups.value?.apps ?? new Map<string, PodCgroup>())].map(([k, v]) => [k, v.procsFiles])),
     logToFiles: o.detach,
+    ...(logMaxBytes() !== undefined && { logMaxBytes: logMaxBytes()! }),
   }));
   writeFileSync(join(dir, POD_FILES.started), new Date().toISOString());
   return o.detach ? runDetached(stage1.value, conf, dir, lockFd.value) : runForeground(stage1.value, conf, lockFd.value);

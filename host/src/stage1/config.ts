@@ -13,6 +13,8 @@ export interface RunOptions {
   readonly appCgroupProcs: ReadonlyMap<string, readonly string[]>;
   /** Detached pods write each app's output to apps/NAME/{stdout,stderr}. */
   readonly logToFiles: boolean;
+  /** Each log file is rotated at this size (NAME.1, NAME.2 kept); default 10 MiB. */
+  readonly logMaxBytes?: number;
 }
 
 function volumeLines(m: PodManifest, app: PreparedApp, dir: string): string {
@@ -55,6 +57,7 @@ export function stage1Config(m: PodManifest, dir: string, o: RunOptions): string
   let out = confLine('version', STAGE1_INTERFACE_VERSION) + confLine('stage1', m.stage1) + confLine('hostname', m.hostname) + confLine('net', m.net);
   for (const p of o.podCgroupProcs) out += confLine('cgroup-procs', p);
   out += confLine('pid-file', join(dir, POD_FILES.pid));
+  if (o.logMaxBytes !== undefined) out += confLine('log-max-bytes', o.logMaxBytes);
   for (const app of m.apps) out += appBlock(m, app, dir, o);
   return out;
 }
