@@ -196,6 +196,28 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
     tspod(['stop', '--force', 'entered']);
   });
 
+  it('a Docker/OCI image runs the same way: layers as overlay lower dirs, whiteouts honoured, its config as the app', (t) => {
+    if (spawnSync('umoci', ['--version']).status !== 0) return t.skip('umoci is missing (apt-get install umoci)');
+    const layout = join(work, 'oci');
+    const bundle = join(work, 'oci-bundle');
+    const u = (args: string[]): void => assert.equal(spawnSync('umoci', args, { encoding: 'utf8' }).status, 0, `umoci ${args.join(' ')}`);
+    u(['init', '--layout', layout]);
+    u(['new', '--image', `${layout}:base`]);
+    u(['unpack', '--image', `${layout}:base`, bundle]);
+    spawnSync('cp', ['-a', `${work}/layout/rootfs/.`, join(bundle, 'rootfs')]);
+    writeFileSync(join(bundle, 'rootfs', 'etc', 'doomed'), 'x');
+    u(['repack', '--image', `${layout}:base`, bundle]);
+    rmSync(join(bundle, 'rootfs', 'etc', 'doomed'));
+    writeFileSync(join(bundle, 'rootfs', 'etc', 'added'), 'second layer\n');
+    u(['repack', '--image', `${layout}:app`, bundle]);
+    u(['config', '--image', `${layout}:app`, '--config.entrypoint', '/bin/sh', '--config.cmd', '-c', '--config.cmd', 'cat /etc/added; test -e /etc/doomed && echo RESURRECTED; echo $LAYERED; id -u', '--config.env', 'LAYERED=yes', '--config.user', 'web']);
+    const fetched = tspod(['--insecure-options=image', 'fetch', `oci:${layout}:app`]);
+    assert.equal(fetched.status, 0, fetched.stderr);
+    const r = tspod(['run', fetched.stdout.trim()]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'second layer\nyes\n1000\n');
+  });
+
   it('fly: host namespaces, chroot into the image, status says nothing is isolated', () => {
     const hostName = spawnSync('hostname', { encoding: 'utf8' }).stdout.trim();
     const r = tspod(['run', '--stage1', 'fly', '--name', 'flyer', 'example.com/busybox:1', '--exec', '/bin/sh', '--', '-c', 'hostname; ls /proc | grep -c "^[0-9]"; test -x /bin/busybox && echo chrooted']);

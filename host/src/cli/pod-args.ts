@@ -11,6 +11,7 @@ import { usageError } from './command.js';
 export interface PodArgs {
   readonly spec: PodSpec;
   readonly detach: boolean;
+  readonly interactive?: boolean;
   readonly uuidFileSave?: string;
   readonly emitPod: boolean;
 }
@@ -18,7 +19,7 @@ export interface PodArgs {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K] };
 
 const POD_VALUE_FLAGS = new Set(['--name', '--stage1', '--net', '--hostname', '--volume', '--uuid-file-save', '--dns']);
-const POD_BOOL_FLAGS = new Set(['--detach', '--emit-pod']);
+const POD_BOOL_FLAGS = new Set(['--detach', '--emit-pod', '--interactive']);
 const APP_VALUE_FLAGS = new Set(['--exec', '--user', '--group', '--set-env', '--working-dir', '--memory', '--cpu', '--pids', '--caps-retain', '--caps-remove', '--seccomp', '--mount', '--app-name', '--oom-score-adj']);
 const APP_BOOL_FLAGS = new Set(['--read-only-rootfs', '--no-new-privileges']);
 
@@ -115,6 +116,7 @@ export function parsePodArgs(command: string, argv: string[]): Result<PodArgs, T
   const apps: Array<Mutable<AppSpec>> = [];
   let detach = false;
   let emitPod = false;
+  let interactive = false;
   let uuidFileSave: string | undefined;
   let args: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -135,6 +137,7 @@ export function parsePodArgs(command: string, argv: string[]): Result<PodArgs, T
     if (POD_BOOL_FLAGS.has(flag) || APP_BOOL_FLAGS.has(flag)) {
       if (flag === '--detach') detach = true;
       else if (flag === '--emit-pod') emitPod = true;
+      else if (flag === '--interactive') interactive = true;
       else if (!app) return err(usageError(command, `${flag} applies to an app: put it after its IMAGE`));
       else if (flag === '--read-only-rootfs') app.readOnlyRootfs = true;
       else app.noNewPrivileges = true;
@@ -166,13 +169,14 @@ export function parsePodArgs(command: string, argv: string[]): Result<PodArgs, T
     apps.push({ name: appName(a, apps), image: a });
   }
   if (apps.length === 0) return err(usageError(command, 'name at least one IMAGE (or a pod file)'));
+  if (interactive && (detach || apps.length !== 1)) return err(usageError(command, '--interactive needs exactly one app and no --detach'));
   if (pod.stage1 !== 'cgroups' && pod.stage1 !== 'fly') return err(usageError(command, `--stage1 must be cgroups or fly, not ${JSON.stringify(pod.stage1)}`));
   if (pod.net !== 'none' && pod.net !== 'host') return err(usageError(command, `--net must be none or host (CNI networks come later), not ${JSON.stringify(pod.net)}`));
   const spec: PodSpec = {
     stage1: pod.stage1, net: pod.net, volumes: pod.volumes, apps,
     ...(pod.name && { name: pod.name }), ...(pod.hostname && { hostname: pod.hostname }), ...(pod.dns && { dns: pod.dns }),
   };
-  return ok({ spec, detach, emitPod, ...(uuidFileSave && { uuidFileSave }) });
+  return ok({ spec, detach, emitPod, interactive, ...(uuidFileSave && { uuidFileSave }) });
 }
 
 /** `tspod run POD.toml`: the file must lint clean (errors), then becomes a spec. */

@@ -19,7 +19,8 @@ Pod flags:
   --hostname NAME        (default: the pod name)
   --dns ADDR             a nameserver for /etc/resolv.conf (repeatable)
   --volume NAME,kind=host|empty|tmpfs[,source=PATH][,readOnly=true][,mode=0755][,uid=N][,gid=N][,size=64Mi]
-  --detach               start in the background, print the UUID, exit 0 (logs in the pod dir)
+  --detach               start in the background, print the UUID, exit 0 (logs: tspod logs)
+  --interactive          give the (single) app this terminal's stdin (otherwise /dev/null)
   --uuid-file-save FILE  write the pod UUID to FILE
   --emit-pod             print the equivalent pod file (TOML) and exit
 App flags (after their IMAGE):
@@ -53,7 +54,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   if (prepared.isErr()) return fail(ctx, prepared.error);
   if (args.value.uuidFileSave) writeFileSync(args.value.uuidFileSave, `${prepared.value.uuid}\n`);
   const { startPod } = await import('../pods/run.js');
-  const started = await startPod(ctx.globals.dir, prepared.value, { detach: args.value.detach });
+  const started = await startPod(ctx.globals.dir, prepared.value, { detach: args.value.detach, interactive: args.value.interactive ?? false });
   if (started.isErr()) return fail(ctx, started.error);
   if (args.value.detach) ctx.stdout.write(`${prepared.value.uuid}\n`);
   return started.value;

@@ -19,6 +19,8 @@ import { moveState, type PodManifest } from './prepare.js';
 
 export interface StartOptions {
   readonly detach: boolean;
+  /** Foreground only: the app gets this process's stdin (one app only); otherwise /dev/null. */
+  readonly interactive?: boolean;
 }
 
 /** The pod's cgroup id and each app's (siblings under the cgroup parent, named after the pod). */
@@ -91,12 +93,12 @@ export async function startPod(dataDir: string, m: PodManifest, o: StartOptions)
     ...(logMaxBytes() !== undefined && { logMaxBytes: logMaxBytes()! }),
   }));
   writeFileSync(join(dir, POD_FILES.started), new Date().toISOString());
-  return o.detach ? runDetached(stage1.value, conf, dir, lockFd.value) : runForeground(stage1.value, conf, lockFd.value);
+  return o.detach ? runDetached(stage1.value, conf, dir, lockFd.value) : runForeground(stage1.value, conf, lockFd.value, o.interactive ?? false);
 }
 
-function runForeground(stage1: string, conf: string, lockFd: number): Promise<Result<number, TspodError>> {
+function runForeground(stage1: string, conf: string, lockFd: number, interactive: boolean): Promise<Result<number, TspodError>> {
   return new Promise((resolve) => {
-    const child = spawn(stage1, [conf], { stdio: ['inherit', 'inherit', 'inherit', lockFd, 'ignore'] });
+    const child = spawn(stage1, [conf], { stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', lockFd, 'ignore'] });
     closeSync(lockFd);
     // The pod gets terminal signals itself (same process group); this process only waits.
     const ignore = (): void => undefined;
