@@ -187,11 +187,12 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
       await sleep(50);
       logs = tspod(['logs', '--stream', 'stdout', 'entered']).stdout;
     }
-    const got = logs.trim().split('\n').map((l) => Number(l.replace('line ', '')));
+    // Files are cut at the size limit, so the oldest kept one may start mid-line: skip that line.
+    const got = logs.trim().split('\n').slice(1).map((l) => Number(l.replace('line ', '')));
     assert.equal(got.at(-1), 3000);
     assert.deepEqual(got, Array.from({ length: got.length }, (_, i) => got[0]! + i), 'in order, nothing lost inside the kept generations');
     assert.ok(existsSync(join(data, 'pods', 'run', uuid, 'apps', 'busybox', 'stdout.1')), 'rotated');
-    assert.ok(got[0]! > 1, 'the oldest generation was dropped');
+    assert.ok(got[0]! > 2, 'the oldest generation was dropped');
     assert.equal(tspod(['logs', '--stream', 'stderr', 'entered']).stdout, 'oops\n');
     tspod(['stop', '--force', 'entered']);
   });

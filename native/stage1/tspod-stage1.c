@@ -699,13 +699,16 @@ static void drain_log(struct log *l) {
     l->pipe = -1;
     return;
   }
+  /* Pieces end exactly at the size limit, so every kept file is at most log_max_bytes. */
   for (ssize_t off = 0; off < n;) {
-    ssize_t w = write(l->fd, buf + off, (size_t)(n - off));
+    ssize_t room = (ssize_t)(log_max_bytes - l->size);
+    size_t piece = (size_t)(n - off < room ? n - off : room);
+    ssize_t w = write(l->fd, buf + off, piece);
     if (w < 0) return; /* a full disk loses output, never the pod */
     off += w;
+    l->size += w;
+    if (l->size >= log_max_bytes) rotate(l);
   }
-  l->size += n;
-  if (l->size >= log_max_bytes) rotate(l);
 }
 
 /* ---- the pod init ----------------------------------------------------------------------- */
