@@ -17,7 +17,7 @@ PACKAGES=(
   skopeo umoci              # push/inspect OCI and Docker images; build layered OCI images
   zstd                      # zstd-compressed OCI layers (through zstd -dc)
   gcc libc6-dev             # builds the C stage1 (static) and the seccomp test loader
-  runc                      # the anchor of bench/start
+  runc crun                 # the anchors of bench/start
 )
 
 missing=()
