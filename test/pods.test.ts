@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const TSPOD = new URL('../../bin/tspod.js', import.meta.url).pathname;
 const root = process.geteuid?.() === 0;
 const haveBusybox = existsSync('/bin/busybox');
-const APPLETS = ['sh', 'cat', 'echo', 'hostname', 'ls', 'id', 'mount', 'umount', 'sleep', 'true', 'false', 'grep', 'head', 'touch', 'mknod', 'kill', 'dd', 'seq', 'pivot_root', 'unshare', 'wc', 'tr', 'test', 'stat'];
+const APPLETS = ['nsenter', 'sh', 'cat', 'echo', 'hostname', 'ls', 'id', 'mount', 'umount', 'sleep', 'true', 'false', 'grep', 'head', 'touch', 'mknod', 'kill', 'dd', 'seq', 'pivot_root', 'unshare', 'wc', 'tr', 'test', 'stat'];
 
 describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespaces, mounts, cgroups)' : !haveBusybox ? 'needs busybox-static' : false }, () => {
   let work: string;
@@ -88,6 +88,8 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
       'mknod /tmp/disk b 8 0 && dd if=/tmp/disk bs=512 count=1 of=/dev/null 2>/dev/null && echo DISK',
       'cat /proc/keys 2>/dev/null | head -1 | grep -q . && echo KEYS',
       'ls /proc/1/root/ >/dev/null 2>&1 && echo PID1ROOT',
+      'dd if=/proc/1/mem bs=1 count=1 of=/dev/null 2>/dev/null && echo PID1MEM',
+      'nsenter -t 1 -m true 2>/dev/null && echo SETNS',
       'cat /proc/1/environ >/dev/null 2>&1 && echo PID1ENV',
       `kill -0 ${process.pid} 2>/dev/null && echo HOSTPID`,
       'echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null && echo CGROUP',
@@ -98,7 +100,7 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /CapEff:\s+00000000a80425fb/, 'the 14 default capabilities');
     assert.match(r.stdout, /CapBnd:\s+00000000a80425fb/);
-    for (const escaped of ['MOUNTED', 'UNSHARED', 'PIVOTED', 'SYSCTL', 'SYSRQ', 'DISK', 'KEYS', 'PID1ROOT', 'PID1ENV', 'HOSTPID', 'CGROUP']) {
+    for (const escaped of ['PID1MEM', 'SETNS', 'MOUNTED', 'UNSHARED', 'PIVOTED', 'SYSCTL', 'SYSRQ', 'DISK', 'KEYS', 'PID1ROOT', 'PID1ENV', 'HOSTPID', 'CGROUP']) {
       assert.ok(!r.stdout.includes(escaped), `${escaped} must be denied:\n${r.stdout}`);
     }
     assert.match(r.stdout, /^0 1 2 3 $/m, 'only 0-2 (and ls\'s own directory fd) are open');
