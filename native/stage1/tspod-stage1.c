@@ -596,12 +596,8 @@ static void join_app_cgroups(struct app *a) {
   for (int i = 0; i < a->cgroup_procs.n; i++) write_file(a->cgroup_procs.v[i], "0");
 }
 
-static void start_app(struct pod *p, struct app *a) {
-  /* Before anything else, so every byte the app maps is charged to its limits. */
-  join_app_cgroups(a);
-  /* Host paths first: after pivot_root they are out of reach. */
-  if (a->seccomp) read_seccomp(a->seccomp);
-  build_root(p, a);
+/* The last steps, in the app and in `enter` alike: once inside the app's namespaces and root. */
+static void confine_and_exec(struct pod *p, struct app *a) {
   if (a->has_oom) {
     char v[32];
     snprintf(v, sizeof v, "%d", a->oom_score_adj);
@@ -624,6 +620,14 @@ static void start_app(struct pod *p, struct app *a) {
   exec_app(a);
 }
 
+static void start_app(struct pod *p, struct app *a) {
+  /* Before anything else, so every byte the app maps is charged to its limits. */
+  join_app_cgroups(a);
+  /* Host paths first: after pivot_root they are out of reach. */
+  if (a->seccomp) read_seccomp(a->seccomp);
+  build_root(p, a);
+  confine_and_exec(p, a);
+}
 
 static void record_exit(struct app *a, int status) {
   char v[64];
@@ -830,23 +834,7 @@ static int enter_app(struct pod *p, const char *app_name, pid_t target, char **c
     a->args.n = 0;
     for (char **c = cmd; *c; c++) push(&a->args, *c, "arg");
     if (a->args.n == 0) push(&a->args, "/bin/sh", "arg");
-    if (a->has_oom) {
-      char v[32];
-      snprintf(v, sizeof v, "%d", a->oom_score_adj);
-      write_file("/proc/self/oom_score_adj", v);
-    }
-    if (!p->fly) {
-      drop_bounding(a->caps);
-      if (a->seccomp && !a->nnp) load_seccomp();
-      set_identity(a, 1);
-      if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
-      close_extra_fds();
-      if (a->seccomp && a->nnp) load_seccomp();
-    } else {
-      set_identity(a, 0);
-      close_extra_fds();
-    }
-    exec_app(a);
+    confine_and_exec(p, a);
   }
   int status;
   while (waitpid(child, &status, 0) < 0) if (errno != EINTR) die("enter: wait");
