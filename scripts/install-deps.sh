@@ -18,6 +18,7 @@ PACKAGES=(
   zstd                      # zstd-compressed OCI layers (through zstd -dc)
   gcc libc6-dev             # builds the C stage1 (static) and the seccomp test loader
   runc crun                 # the anchors of bench/start
+  containernetworking-plugins iptables iproute2   # CNI plugins (ptp, bridge, host-local, portmap) and what they drive
 )
 
 missing=()

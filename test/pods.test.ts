@@ -19,12 +19,16 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
   let data: string;
   // Small log files, so a test sees rotation.
   const tspod = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> =>
-    spawnSync(process.execPath, [TSPOD, '--dir', data, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSPOD_LOG_MAX_BYTES: '8192', ...opts.env }, ...(opts.input !== undefined && { input: opts.input }) });
+    spawnSync(process.execPath, [TSPOD, '--dir', data, '--local-config', join(work, 'etc'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSPOD_LOG_MAX_BYTES: '8192', ...opts.env }, ...(opts.input !== undefined && { input: opts.input }) });
   const sh = (script: string, ...flags: string[]): SpawnSyncReturns<string> => tspod(['run', ...flags.filter((f) => !f.startsWith('@')), 'example.com/busybox:1', ...flags.filter((f) => f.startsWith('@')).map((f) => f.slice(1)), '--exec', '/bin/sh', '--', '-c', script]);
 
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'tspod-pods-'));
     data = join(work, 'data');
+    // Pods join the net named default unless told otherwise: here a test subnet (198.18.0.0/15).
+    mkdirSync(join(work, 'etc', 'net.d'), { recursive: true });
+    writeFileSync(join(work, 'etc', 'net.d', 'default.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'default',
+      plugins: [{ type: 'ptp', ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '198.18.2.0/24' }]], dataDir: join(work, 'ipam') } }] }));
     const layout = join(work, 'layout');
     const rootfs = join(layout, 'rootfs');
     mkdirSync(join(rootfs, 'bin'), { recursive: true });
@@ -154,7 +158,7 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
   });
 
   it('state survives a SIGKILLed CLI and a SIGKILLed pod init', async () => {
-    const child = spawn(process.execPath, [TSPOD, '--dir', data, 'run', '--name', 'orphan', 'example.com/busybox:1', '--exec', '/bin/sleep', '--', '30'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [TSPOD, '--dir', data, '--local-config', join(work, 'etc'), 'run', '--name', 'orphan', 'example.com/busybox:1', '--exec', '/bin/sleep', '--', '30'], { stdio: 'ignore' });
     let status = '';
     for (let i = 0; i < 100 && !status.includes('pid='); i++) {
       await sleep(50);
@@ -306,7 +310,7 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
 
   it('20 pods run concurrently without corrupting state', async () => {
     const runs = Array.from({ length: 20 }, (_, i) => new Promise<number>((resolve) => {
-      const c = spawn(process.execPath, [TSPOD, '--dir', data, 'run', '--name', `many-${i}`, 'example.com/busybox:1', '--exec', '/bin/sh', '--', '-c', `exit ${i % 5}`], { stdio: 'ignore' });
+      const c = spawn(process.execPath, [TSPOD, '--dir', data, '--local-config', join(work, 'etc'), 'run', '--name', `many-${i}`, 'example.com/busybox:1', '--exec', '/bin/sh', '--', '-c', `exit ${i % 5}`], { stdio: 'ignore' });
       c.once('exit', (code) => resolve(code ?? -1));
     }));
     const codes = await Promise.all(runs);

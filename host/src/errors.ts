@@ -51,6 +51,8 @@ export const ErrorCodes = {
   STAGE1: 'TSPOD_E_STAGE1',
   /** A pod is in the wrong state for the operation (running, not prepared, already gone). */
   POD_STATE: 'TSPOD_E_POD_STATE',
+  /** A CNI network could not be set up, checked or torn down (the plugin's own error is quoted). */
+  NETWORK: 'TSPOD_E_NETWORK',
   /** A bug in tspod: an invariant did not hold. */
   INTERNAL: 'TSPOD_E_INTERNAL',
 } as const;

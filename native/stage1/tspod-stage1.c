@@ -110,6 +110,7 @@ struct pod {
   int fly;
   char *hostname;
   int host_net;
+  char *netns; /* a network namespace prepared by stage0 (CNI), joined instead of a new one */
   struct list cgroup_procs;
   char *pid_file;
   int napps;
@@ -192,7 +193,10 @@ static void pod_key(struct pod *p, struct app **cur, char *k, char *v) {
   if (!strcmp(k, "version")) p->version = (int)number(v, k);
   else if (!strcmp(k, "stage1")) p->fly = !strcmp(v, "fly");
   else if (!strcmp(k, "hostname")) p->hostname = unescape(v);
-  else if (!strcmp(k, "net")) p->host_net = !strcmp(v, "host");
+  else if (!strcmp(k, "net")) {
+    p->host_net = !strcmp(v, "host");
+    if (v[0] == '/') p->netns = unescape(v);
+  }
   else if (!strcmp(k, "cgroup-procs")) push(&p->cgroup_procs, v, k);
   else if (!strcmp(k, "pid-file")) p->pid_file = unescape(v);
   else if (!strcmp(k, "log-max-bytes")) log_max_bytes = (off_t)number(v, k);
@@ -762,7 +766,7 @@ static int run_init(struct pod *p) {
   close(4); /* the readiness pipe is the monitor's to answer */
   if (!p->fly) {
     if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) die("sethostname");
-    if (!p->host_net) loopback_up();
+    if (!p->host_net && !p->netns) loopback_up();
   }
   /* Apps must not see the init through /proc/1 (its exe, its fds). */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -841,6 +845,34 @@ static int enter_app(struct pod *p, const char *app_name, pid_t target, char **c
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+
+/* ---- network namespaces for CNI: made by stage0 before the pod, kept as bind mounts --------- */
+
+static void join_netns(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("open network namespace %s", path);
+  if (setns(fd, CLONE_NEWNET) < 0) die("join network namespace %s", path);
+  close(fd);
+}
+
+/* A new network namespace with loopback up, kept alive by a bind mount on PATH. */
+static int netns_create(const char *path) {
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) die("create %s", path);
+  close(fd);
+  if (unshare(CLONE_NEWNET) < 0) { unlink(path); die("unshare a network namespace"); }
+  loopback_up();
+  if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0) { unlink(path); die("bind the network namespace on %s", path); }
+  return 0;
+}
+
+/* Idempotent: a namespace already gone is fine. */
+static int netns_remove(const char *path) {
+  if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) die("unmount %s", path);
+  if (unlink(path) < 0 && errno != ENOENT) die("remove %s", path);
+  return 0;
+}
+
 /* ---- the monitor ------------------------------------------------------------------------- */
 
 static pid_t init_pid;
@@ -858,6 +890,8 @@ int main(int argc, char **argv) {
     printf("%d\n", STAGE1_INTERFACE_VERSION);
     return 0;
   }
+  if (argc == 3 && !strcmp(argv[1], "--netns-create")) return netns_create(argv[2]);
+  if (argc == 3 && !strcmp(argv[1], "--netns-remove")) return netns_remove(argv[2]);
   if (argc >= 5 && !strcmp(argv[1], "--enter")) {
     /* tspod-stage1 --enter CONFIG APP TARGET_PID [CMD ARGS...] */
     reexec_sealed(argv);
@@ -873,7 +907,8 @@ int main(int argc, char **argv) {
   static struct pod p;
   read_config(argv[1], &p);
   join_cgroups(&p);
-  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | (p.host_net ? 0 : CLONE_NEWNET);
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | (p.host_net || p.netns ? 0 : CLONE_NEWNET);
+  if (!p.fly && p.netns) join_netns(p.netns);
   if (!p.fly && unshare(flags) < 0) die("unshare the pod's namespaces");
   if (!p.fly) xmount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
   init_pid = fork();

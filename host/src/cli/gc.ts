@@ -1,7 +1,7 @@
 // `tspod gc [--grace-period DUR] [--expire-prepared DUR]`: collects exited pods (their cgroups go),
 // deletes collected ones after the grace period, expired prepared pods and crash leftovers.
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
-import { requireRoot } from './pods-cli.js';
+import { netContext, requireRoot } from './pods-cli.js';
 
 const HELP = `Usage: tspod gc [--grace-period DUR] [--expire-prepared DUR]
 
@@ -23,7 +23,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   const denied = requireRoot(ctx, 'gc');
   if (denied !== undefined) return denied;
   const { gcPods } = await import('../pods/lifecycle.js');
-  const report = await gcPods(ctx.globals.dir, { graceMs, expirePreparedMs });
+  const report = await gcPods(ctx.globals.dir, { graceMs, expirePreparedMs }, await netContext(ctx));
   if (report.isErr()) return fail(ctx, report.error);
   for (const u of report.value.collected) ctx.stdout.write(`collected ${u}\n`);
   for (const u of report.value.removed) ctx.stdout.write(`removed ${u}\n`);

@@ -19,12 +19,13 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
     return 0;
   }
   const full = parsed.values.full ?? false;
-  const rows = [['UUID', 'NAME', 'APP', 'IMAGE', 'STATE', 'CREATED', 'STARTED']];
+  const rows = [['UUID', 'NAME', 'APP', 'IMAGE', 'STATE', 'NETWORKS', 'CREATED', 'STARTED']];
   for (const p of pods) {
     const apps = p.apps.length > 0 ? p.apps : [{ name: '-', image: '-', imageId: '' }];
     apps.forEach((a, i) => rows.push(i === 0
-      ? [full ? p.uuid : p.uuid.slice(0, 8), p.name, a.name, full ? a.imageId : a.image, p.state, podTime(p.createdAt), podTime(p.startedAt)]
-      : ['', '', a.name, full ? a.imageId : a.image, '', '', '']));
+      ? [full ? p.uuid : p.uuid.slice(0, 8), p.name, a.name, full ? a.imageId : a.image, p.state,
+        p.networks.map((n) => `${n.name}:${n.ips.map((ip) => ip.replace(/\/\d+$/, '')).join(',')}`).join(' ') || '-', podTime(p.createdAt), podTime(p.startedAt)]
+      : ['', '', a.name, full ? a.imageId : a.image, '', '', '', '']));
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) ctx.stdout.write(`${r.map((v, c) => v.padEnd(widths[c]!)).join('  ').trimEnd()}\n`);

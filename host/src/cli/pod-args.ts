@@ -18,7 +18,7 @@ export interface PodArgs {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K] };
 
-const POD_VALUE_FLAGS = new Set(['--name', '--stage1', '--net', '--hostname', '--volume', '--uuid-file-save', '--dns']);
+const POD_VALUE_FLAGS = new Set(['--name', '--stage1', '--net', '--hostname', '--volume', '--uuid-file-save', '--dns', '--dns-search', '--dns-opt', '--port', '--hosts-entry']);
 const POD_BOOL_FLAGS = new Set(['--detach', '--emit-pod', '--interactive']);
 const APP_VALUE_FLAGS = new Set(['--exec', '--user', '--group', '--set-env', '--working-dir', '--memory', '--cpu', '--pids', '--caps-retain', '--caps-remove', '--seccomp', '--mount', '--app-name', '--oom-score-adj']);
 const APP_BOOL_FLAGS = new Set(['--read-only-rootfs', '--no-new-privileges']);
@@ -111,8 +111,55 @@ function appFlag(command: string, app: Mutable<AppSpec>, flag: string, value: st
   return ok(undefined);
 }
 
+/** `--net=host`, `--net=none`, or CNI nets: `--net=n1,n2:IP=198.18.0.5;K=V`. */
+function parseNetFlag(command: string, value: string): Result<Pick<PodSpec, 'net' | 'nets'>, TspodError> {
+  if (value === 'host' || value === 'none') return ok({ net: value });
+  const nets = [];
+  for (const part of value.split(',').filter(Boolean)) {
+    const colon = part.indexOf(':');
+    const name = colon < 0 ? part : part.slice(0, colon);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) return err(usageError(command, `--net: ${JSON.stringify(name)} is not a network name`));
+    const args: Record<string, string> = {};
+    for (const kv of colon < 0 ? [] : part.slice(colon + 1).split(';').filter(Boolean)) {
+      const eq = kv.indexOf('=');
+      if (eq <= 0) return err(usageError(command, `--net ${name}: arguments are K=V separated by ;, not ${JSON.stringify(kv)}`));
+      args[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    nets.push({ name, ...(Object.keys(args).length > 0 && { args }) });
+  }
+  if (nets.length === 0) return err(usageError(command, '--net needs a network name, host or none'));
+  return ok({ net: 'cni', nets });
+}
+
+/** Pod-level flags that set a field of the spec. */
+function podFlag(command: string, pod: Omit<Mutable<PodSpec>, 'stage1'> & { stage1: string }, flag: string, value: string): Result<void, TspodError> {
+  switch (flag) {
+    case '--name': pod.name = value; break;
+    case '--stage1': pod.stage1 = value; break;
+    case '--hostname': pod.hostname = value; break;
+    case '--dns': pod.dns = [...(pod.dns ?? []), value]; break;
+    case '--dns-search': pod.dnsSearch = [...(pod.dnsSearch ?? []), value]; break;
+    case '--dns-opt': pod.dnsOptions = [...(pod.dnsOptions ?? []), value]; break;
+    case '--hosts-entry': {
+      const eq = value.indexOf('=');
+      if (eq <= 0) return err(usageError(command, `--hosts-entry must be IP=HOSTNAME, not ${JSON.stringify(value)}`));
+      pod.hosts = [...(pod.hosts ?? []), { ip: value.slice(0, eq), names: [value.slice(eq + 1)] }];
+      break;
+    }
+    case '--port': {
+      // NAME:[HOSTIP:]HOSTPORT; NAME may itself be a number (the container port).
+      const m = /^([^:]+):(?:(.+):)?(\d+)$/.exec(value);
+      if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) return err(usageError(command, `--port must be NAME:[HOSTIP:]HOSTPORT, not ${JSON.stringify(value)}`));
+      pod.ports = [...(pod.ports ?? []), { name: m[1]!, hostPort: Number(m[3]), ...(m[2] && { hostIp: m[2] }) }];
+      break;
+    }
+  }
+  return ok(undefined);
+}
+
 export function parsePodArgs(command: string, argv: string[]): Result<PodArgs, TspodError> {
-  const pod: { name?: string; stage1: string; net: string; hostname?: string; volumes: VolumeSpec[]; dns?: string[] } = { stage1: 'cgroups', net: 'none', volumes: [] };
+  const pod: Omit<Mutable<PodSpec>, 'stage1'> & { stage1: string } = { stage1: 'cgroups', net: 'cni', volumes: [], apps: [] };
+  let netFlag: string | undefined;
   const apps: Array<Mutable<AppSpec>> = [];
   let detach = false;
   let emitPod = false;
@@ -152,13 +199,11 @@ export function parsePodArgs(command: string, argv: string[]): Result<PodArgs, T
         if (r.isErr()) return err(r.error);
         continue;
       }
-      if (flag === '--name') pod.name = value;
-      else if (flag === '--stage1') pod.stage1 = value;
-      else if (flag === '--net') pod.net = value;
-      else if (flag === '--hostname') pod.hostname = value;
-      else if (flag === '--dns') pod.dns = [...(pod.dns ?? []), value];
+      const done = podFlag(command, pod, flag, value);
+      if (done.isErr()) return err(done.error);
+      if (flag === '--net') netFlag = value;
       else if (flag === '--uuid-file-save') uuidFileSave = value;
-      else {
+      else if (flag === '--volume') {
         const v = volumeFlag(command, value);
         if (v.isErr()) return err(v.error);
         pod.volumes.push(v.value);
@@ -171,11 +216,9 @@ export function parsePodArgs(command: string, argv: string[]): Result<PodArgs, T
   if (apps.length === 0) return err(usageError(command, 'name at least one IMAGE (or a pod file)'));
   if (interactive && (detach || apps.length !== 1)) return err(usageError(command, '--interactive needs exactly one app and no --detach'));
   if (pod.stage1 !== 'cgroups' && pod.stage1 !== 'fly') return err(usageError(command, `--stage1 must be cgroups or fly, not ${JSON.stringify(pod.stage1)}`));
-  if (pod.net !== 'none' && pod.net !== 'host') return err(usageError(command, `--net must be none or host (CNI networks come later), not ${JSON.stringify(pod.net)}`));
-  const spec: PodSpec = {
-    stage1: pod.stage1, net: pod.net, volumes: pod.volumes, apps,
-    ...(pod.name && { name: pod.name }), ...(pod.hostname && { hostname: pod.hostname }), ...(pod.dns && { dns: pod.dns }),
-  };
+  const nets = parseNetFlag(command, netFlag ?? 'default');
+  if (nets.isErr()) return err(nets.error);
+  const spec: PodSpec = { ...pod, ...nets.value, stage1: pod.stage1 as PodSpec['stage1'], apps };
   return ok({ spec, detach, emitPod, interactive, ...(uuidFileSave && { uuidFileSave }) });
 }
 

@@ -25,3 +25,9 @@ export async function prepareFromSpec(ctx: CommandContext, spec: PodSpec): Promi
 export function podTime(iso: string | undefined): string {
   return iso ? iso.replace(/\.\d+Z$/, 'Z') : '-';
 }
+
+/** Config dirs holding net.d/ (local first) and the stage1, for CNI setup and teardown. */
+export async function netContext(ctx: CommandContext): Promise<{ configDirs: string[]; stage1: string }> {
+  const { stage1Path } = await import('../stage1/contract.js');
+  return { configDirs: [ctx.globals.localConfig, ctx.globals.systemConfig], stage1: stage1Path() };
+}

@@ -1,6 +1,6 @@
 // `tspod rm POD...`: deletes pods that are not running (their dirs and cgroups).
 import { fail, usageError, type CommandContext } from './command.js';
-import { requireRoot } from './pods-cli.js';
+import { netContext, requireRoot } from './pods-cli.js';
 
 const HELP = 'Usage: tspod rm POD...\n\nRemoves prepared or exited pods (UUID, unique UUID prefix, or name).\n';
 
@@ -17,7 +17,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   for (const ref of argv) {
     const pod = resolvePod(ctx.globals.dir, ref);
     if (pod.isErr()) return fail(ctx, pod.error);
-    const removed = await removePod(ctx.globals.dir, pod.value);
+    const removed = await removePod(ctx.globals.dir, pod.value, await netContext(ctx));
     if (removed.isErr()) return fail(ctx, removed.error);
     ctx.stdout.write(`${pod.value.uuid}\n`);
   }

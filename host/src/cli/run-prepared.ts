@@ -1,7 +1,7 @@
 // `tspod run-prepared [--detach] POD`: starts a pod `tspod prepare` made.
 import { ErrorCodes, tspodError } from '../errors.js';
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
-import { requireRoot } from './pods-cli.js';
+import { netContext, requireRoot } from './pods-cli.js';
 
 const HELP = `Usage: tspod run-prepared [--detach] POD
 
@@ -22,7 +22,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
     return fail(ctx, tspodError(ErrorCodes.POD_STATE, `run pod ${pod.value.uuid}`, `it is ${pod.value.state}, not prepared`, 'prepare a new pod with `tspod prepare`'));
   }
   const { startPod } = await import('../pods/run.js');
-  const started = await startPod(ctx.globals.dir, pod.value.manifest, { detach: parsed.values.detach ?? false });
+  const started = await startPod(ctx.globals.dir, pod.value.manifest, { detach: parsed.values.detach ?? false, configDirs: (await netContext(ctx)).configDirs });
   if (started.isErr()) return fail(ctx, started.error);
   if (parsed.values.detach) ctx.stdout.write(`${pod.value.uuid}\n`);
   return started.value;

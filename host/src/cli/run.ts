@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { fail, type CommandContext } from './command.js';
 import { parsePodArgs, podFileArgs, type PodArgs } from './pod-args.js';
-import { prepareFromSpec, requireRoot } from './pods-cli.js';
+import { netContext, prepareFromSpec, requireRoot } from './pods-cli.js';
 import type { Result } from '../result.js';
 import type { TspodError } from '../errors.js';
 
@@ -54,7 +54,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   if (prepared.isErr()) return fail(ctx, prepared.error);
   if (args.value.uuidFileSave) writeFileSync(args.value.uuidFileSave, `${prepared.value.uuid}\n`);
   const { startPod } = await import('../pods/run.js');
-  const started = await startPod(ctx.globals.dir, prepared.value, { detach: args.value.detach, interactive: args.value.interactive ?? false });
+  const started = await startPod(ctx.globals.dir, prepared.value, { detach: args.value.detach, interactive: args.value.interactive ?? false, configDirs: (await netContext(ctx)).configDirs });
   if (started.isErr()) return fail(ctx, started.error);
   if (args.value.detach) ctx.stdout.write(`${prepared.value.uuid}\n`);
   return started.value;

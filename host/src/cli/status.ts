@@ -9,6 +9,7 @@ const HELP = `Usage: tspod status [--wait[=DURATION]] [--format text|json] POD
 
 Shows a pod's state, the pid of its init, and each app's exit code once it exited.
   --wait[=DUR]   wait until the pod has exited (at most DUR: 10s, 5m; default forever)
+  --check        also run CNI CHECK on the pod's networks (exit 254 when one is broken)
 `;
 
 function parseDuration(s: string): number | undefined {
@@ -19,7 +20,7 @@ function parseDuration(s: string): number | undefined {
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
   // --wait takes an optional value: normalise "--wait" alone to "--wait=forever".
   const args = argv.map((a) => (a === '--wait' ? '--wait=forever' : a));
-  const parsed = parseFlags(ctx, 'status', args, { wait: { type: 'string' }, format: { type: 'string', default: 'text' } }, HELP);
+  const parsed = parseFlags(ctx, 'status', args, { wait: { type: 'string' }, format: { type: 'string', default: 'text' }, check: { type: 'boolean' } }, HELP);
   if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length !== 1) return fail(ctx, usageError('status', 'name one POD'));
   const wait = parsed.values.wait;
@@ -36,6 +37,11 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
     pod = again.isOk() ? again.value : podInfo(ctx.globals.dir, pod.dirState, pod.uuid);
   }
   print(ctx, pod, parsed.values.format === 'json');
+  if (parsed.values.check && pod.state === 'running') {
+    const { checkPodNetwork } = await import('../cni/attach.js');
+    const checked = checkPodNetwork(pod.uuid, pod.dir);
+    if (checked.isErr()) return fail(ctx, checked.error);
+  }
   return 0;
 }
 
@@ -48,6 +54,7 @@ function print(ctx: CommandContext, p: PodInfo, json: boolean): void {
   }
   const lines = [`uuid=${p.uuid}`, `name=${p.name}`, `state=${p.state}`, `stage1=${p.stage1 ?? '-'}`, `isolation=${isolation}`,
     `created=${podTime(p.createdAt)}`, `started=${podTime(p.startedAt)}`, ...(p.pid ? [`pid=${p.pid}`] : []),
+    ...p.networks.map((n) => `networks=${n.name}:${n.ifname}:${n.ips.join(',') || '-'}`),
     ...p.apps.map((a) => `app-${a.name}=${a.exitCode ?? '-'}${a.oomKilled ? ' (OOM-killed: it hit its memory limit)' : ''}`)];
   ctx.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,7 +1,7 @@
 // `tspod stop [--force] [--timeout DUR] POD...`: SIGTERM to the pod init (forwarded to the apps),
 // SIGKILL after the timeout; --force kills at once.
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
-import { requireRoot } from './pods-cli.js';
+import { netContext, requireRoot } from './pods-cli.js';
 
 const HELP = `Usage: tspod stop [--force] [--timeout DUR] POD...
 
@@ -23,7 +23,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   for (const ref of parsed.positionals) {
     const pod = resolvePod(ctx.globals.dir, ref);
     if (pod.isErr()) return fail(ctx, pod.error);
-    const stopped = await stopPod(pod.value, { force: parsed.values.force ?? false, timeoutMs });
+    const stopped = await stopPod(pod.value, { force: parsed.values.force ?? false, timeoutMs }, await netContext(ctx));
     if (stopped.isErr()) return fail(ctx, stopped.error);
     ctx.stdout.write(`${pod.value.uuid}\n`);
   }

@@ -42,7 +42,14 @@ export async function emitPodFile(spec: PodSpec): Promise<string> {
   const doc = {
     apiVersion: 'tspod/v1', kind: 'Pod', name: spec.name ?? 'pod', stage1: spec.stage1,
     ...(spec.hostname && { hostname: spec.hostname }), ...(spec.dns && { dns: [...spec.dns] }),
-    network: { mode: spec.net },
+    network: {
+      mode: spec.net === 'cni' ? 'private' : spec.net,
+      ...(spec.net === 'cni' && { nets: (spec.nets ?? [{ name: 'default' }]).map((n) => n.name) }),
+      ...(spec.nets?.some((n) => n.args) && { net_args: Object.fromEntries(spec.nets.filter((n) => n.args).map((n) => [n.name, { ...n.args }])) }),
+    },
+    ...(spec.ports?.length && { port: spec.ports.map((p) => ({ name: p.name, host_port: p.hostPort, ...(p.hostIp && { host_ip: p.hostIp }), ...(p.protocol && { protocol: p.protocol }) })) }),
+    ...(spec.dnsSearch && { dns_search: [...spec.dnsSearch] }),
+    ...(spec.hosts && { hosts: spec.hosts.map((h) => ({ ip: h.ip, names: [...h.names] })) }),
     ...(spec.volumes.length > 0 && { volume: spec.volumes.map(volume) }),
     app: spec.apps.map(app),
   };

@@ -4,6 +4,7 @@
 import { rmSync, statSync, utimesSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cgroupManager } from '../cgroups/index.js';
+import { teardownPodNetwork, type NetContext } from '../cni/attach.js';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
 import { withLock } from '../store/lock.js';
@@ -12,7 +13,13 @@ import { moveState } from './prepare.js';
 import { cgroupIds } from './run.js';
 import { isLocked, listPods, podInfo, type PodInfo } from './state.js';
 
-export async function stopPod(pod: PodInfo, o: { force: boolean; timeoutMs: number }): Promise<Result<void, TspodError>> {
+/** Releases the pod's network (CNI DEL, netns) once nothing of it runs; idempotent. */
+function releaseNetwork(net: NetContext, pod: PodInfo): Result<void, TspodError> {
+  if (pod.manifest?.net !== 'cni') return ok(undefined);
+  return teardownPodNetwork(net, pod.uuid, pod.dir);
+}
+
+export async function stopPod(pod: PodInfo, o: { force: boolean; timeoutMs: number }, net: NetContext): Promise<Result<void, TspodError>> {
   if (pod.state !== 'running') return err(tspodError(ErrorCodes.POD_STATE, `stop pod ${pod.uuid}`, `it is ${pod.state}, not running`, 'nothing to stop'));
   if (!pod.pid) return err(tspodError(ErrorCodes.POD_STATE, `stop pod ${pod.uuid}`, 'it has not recorded its pid yet', 'try again in a moment'));
   signal(pod.pid, o.force ? 'SIGKILL' : 'SIGTERM');
@@ -23,7 +30,7 @@ export async function stopPod(pod: PodInfo, o: { force: boolean; timeoutMs: numb
     for (let i = 0; i < 100 && isLocked(pod.dir); i++) await sleep(50);
   }
   if (isLocked(pod.dir)) return err(tspodError(ErrorCodes.POD_STATE, `stop pod ${pod.uuid}`, 'it is still running after SIGKILL', 'check `tspod status`; a process may be stuck in the kernel'));
-  return ok(undefined);
+  return releaseNetwork(net, pod);
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -50,7 +57,7 @@ function removeCgroups(pod: PodInfo): Result<void, TspodError> {
 }
 
 /** Deletes a pod that is not running (prepared, exited, or garbage). */
-export async function removePod(dataDir: string, pod: PodInfo): Promise<Result<void, TspodError>> {
+export async function removePod(dataDir: string, pod: PodInfo, net: NetContext): Promise<Result<void, TspodError>> {
   return withLock(podsLockPath(dataDir), 'exclusive', async () => {
     const now = podInfo(dataDir, pod.dirState, pod.uuid);
     if (now.state === 'running' || now.state === 'embryo') {
@@ -58,6 +65,8 @@ export async function removePod(dataDir: string, pod: PodInfo): Promise<Result<v
     }
     const cg = removeCgroups(now);
     if (cg.isErr()) return err(cg.error);
+    const released = releaseNetwork(net, now);
+    if (released.isErr()) return err(released.error);
     const moved = now.dirState === 'garbage' ? ok(undefined) : moveState(dataDir, pod.uuid, now.dirState, 'garbage');
     if (moved.isErr()) return err(moved.error);
     rmSync(podDir(dataDir, 'garbage', pod.uuid), { recursive: true, force: true });
@@ -83,13 +92,16 @@ function ageMs(path: string): number {
  * grace period is deleted; prepared pods older than expirePrepared, and embryos left by a crash
  * (older than a minute), are deleted.
  */
-export async function gcPods(dataDir: string, o: { graceMs: number; expirePreparedMs: number }): Promise<Result<GcReport, TspodError>> {
+export async function gcPods(dataDir: string, o: { graceMs: number; expirePreparedMs: number }, net: NetContext): Promise<Result<GcReport, TspodError>> {
   return withLock(podsLockPath(dataDir), 'exclusive', async () => {
     const report: GcReport = { collected: [], removed: [] };
     for (const pod of listPods(dataDir)) {
       if (pod.state === 'exited') {
         const cg = removeCgroups(pod);
         if (cg.isErr()) return err(cg.error);
+        // A SIGKILLed pod left its veth, rules, lease and netns: DEL from the stored results.
+        const released = releaseNetwork(net, pod);
+        if (released.isErr()) return err(released.error);
         const moved = moveState(dataDir, pod.uuid, 'run', 'exited-garbage');
         if (moved.isErr()) return err(moved.error);
         // The grace period counts from collection.

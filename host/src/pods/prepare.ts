@@ -3,7 +3,8 @@
 // dirs; identities are resolved in the image; capabilities and the seccomp filter are computed;
 // the /etc files are generated; pod.json records it all. Built in pods/embryo and renamed to
 // pods/prepared only when complete, so a crash leaves nothing half-made in sight.
-import { chownSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { PortMapping } from '../cni/attach.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describeErrno, ErrorCodes, tspodError, type TspodError } from '../errors.js';
@@ -24,7 +25,11 @@ export interface PodManifest {
   readonly name: string;
   readonly stage1: 'cgroups' | 'fly';
   readonly hostname: string;
-  readonly net: 'none' | 'host';
+  readonly net: 'none' | 'host' | 'cni';
+  readonly nets: ReadonlyArray<{ readonly name: string; readonly args?: Readonly<Record<string, string>> }>;
+  readonly ports: readonly PortMapping[];
+  /** resolv.conf comes from the CNI results at run (no --dns given and a CNI net). */
+  readonly dnsFromNetwork: boolean;
   readonly createdAt: string;
   readonly volumes: readonly VolumeSpec[];
   readonly apps: readonly PreparedApp[];
@@ -112,15 +117,21 @@ export function moveState(dataDir: string, uuid: string, from: PodDirState, to: 
 
 async function buildPod(ctx: PrepareContext, spec: PodSpec, uuid: string, name: string, dir: string): Promise<Result<PodManifest, TspodError>> {
   const apps: PreparedApp[] = [];
+  const portsOf = new Map<string, ImagePort[]>();
   for (const app of spec.apps) {
-    const prepared = await prepareApp(ctx, spec, app, dir);
+    const prepared = await prepareApp(ctx, spec, app, dir, portsOf);
     if (prepared.isErr()) return err(prepared.error);
     apps.push(prepared.value);
   }
   const volumes = prepareVolumes(spec, dir);
   if (volumes.isErr()) return err(volumes.error);
+  const ports = resolvePorts(spec, apps, portsOf);
+  if (ports.isErr()) return err(ports.error);
+  const net = spec.stage1 === 'fly' ? 'host' : spec.net;
   const manifest: PodManifest = {
-    format: 'tspod-pod/1', uuid, name, stage1: spec.stage1, hostname: spec.hostname ?? name, net: spec.net,
+    format: 'tspod-pod/1', uuid, name, stage1: spec.stage1, hostname: spec.hostname ?? name, net,
+    nets: net === 'cni' ? (spec.nets ?? [{ name: 'default' }]) : [], ports: ports.value,
+    dnsFromNetwork: net === 'cni' && spec.dns === undefined,
     createdAt: new Date().toISOString(), volumes: spec.volumes, apps,
   };
   try {
@@ -157,13 +168,14 @@ async function lowerDirsOf(ctx: PrepareContext, image: ImageRecord, dir: string,
   return (await renderLayers(ctx.store, chain.value, rootfs)).map(() => [rootfs]);
 }
 
-async function prepareApp(ctx: PrepareContext, spec: PodSpec, app: AppSpec, dir: string): Promise<Result<PreparedApp, TspodError>> {
+async function prepareApp(ctx: PrepareContext, spec: PodSpec, app: AppSpec, dir: string, portsOf: Map<string, ImagePort[]>): Promise<Result<PreparedApp, TspodError>> {
   const what = `prepare app ${app.name}`;
   const image = await imageRecord(ctx, app.image);
   if (image.isErr()) return err(image.error);
   const lowers = await lowerDirsOf(ctx, image.value, dir, app.name);
   if (lowers.isErr()) return err(lowers.error);
   const m = manifestOf(image.value).app;
+  portsOf.set(app.name, (m?.ports ?? []).map((pt) => ({ name: pt.name, port: pt.port, protocol: pt.protocol === 'udp' ? 'udp' : 'tcp' })));
   const exec = [...(app.exec ?? m?.exec ?? []), ...(app.args ?? [])];
   if (exec.length === 0) return err(tspodError(ErrorCodes.CONFIG, what, `the image ${image.value.name} names no command`, 'give one with --exec (or exec in the pod file)'));
   // A user given here brings its own primary group unless a group is given too (as Docker does).
@@ -196,6 +208,28 @@ async function prepareApp(ctx: PrepareContext, spec: PodSpec, app: AppSpec, dir:
     seccomp: seccomp.value,
     ...(app.oomScoreAdj !== undefined && { oomScoreAdj: app.oomScoreAdj }),
   });
+}
+
+interface ImagePort {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: 'tcp' | 'udp';
+}
+
+/** Port forwards: a name the images declare (appc ports, Docker ExposedPorts as 80-tcp), or a number. */
+function resolvePorts(spec: PodSpec, _apps: readonly PreparedApp[], portsOf: ReadonlyMap<string, ImagePort[]>): Result<PortMapping[], TspodError> {
+  const declared = [...portsOf.values()].flat();
+  const out: PortMapping[] = [];
+  for (const p of spec.ports ?? []) {
+    const named = declared.find((d) => d.name === p.name);
+    const containerPort = named?.port ?? (/^\d+$/.test(p.name) ? Number(p.name) : undefined);
+    if (containerPort === undefined || containerPort < 1 || containerPort > 65535) {
+      return err(tspodError(ErrorCodes.CONFIG, `forward port ${p.name}`, `no app declares a port named ${p.name}`, `use a declared name (${declared.map((d) => d.name).join(', ') || 'none declared'}) or a port number`));
+    }
+    if (spec.net !== 'cni') return err(tspodError(ErrorCodes.CONFIG, `forward port ${p.name}`, `the pod uses the ${spec.net} network`, 'ports are forwarded into a pod network (CNI); with net=host the app listens on the host directly'));
+    out.push({ hostPort: p.hostPort, containerPort, protocol: p.protocol ?? named?.protocol ?? 'tcp', ...(p.hostIp && { hostIP: p.hostIp }) });
+  }
+  return ok(out);
 }
 
 function envOf(image: ReadonlyArray<{ name: string; value: string }>, overrides: Readonly<Record<string, string>>, app: string): string[] {
@@ -245,8 +279,25 @@ function writeEtc(spec: PodSpec, m: PodManifest, dir: string): void {
     ...(spec.hosts ?? []).map((h) => `${h.ip}\t${h.names.join(' ')}`)];
   writeFileSync(join(etc, 'hosts'), `${hosts.join('\n')}\n`);
   writeFileSync(join(etc, 'hostname'), `${m.hostname}\n`);
-  const resolv = [...(spec.dns ?? []).map((d) => `nameserver ${d}`), ...(spec.dnsSearch?.length ? [`search ${spec.dnsSearch.join(' ')}`] : [])];
-  writeFileSync(join(etc, 'resolv.conf'), resolv.length ? `${resolv.join('\n')}\n` : '');
+  writeFileSync(join(etc, 'resolv.conf'), resolvConf(spec, m));
+}
+
+/** --dns host: the host's file; none or nothing given: no nameserver (a CNI net may fill it at run). */
+function resolvConf(spec: PodSpec, m: PodManifest): string {
+  if (spec.dns?.[0] === 'host' || (spec.dns === undefined && m.net === 'host')) {
+    try {
+      return readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      return '';
+    }
+  }
+  const servers = (spec.dns ?? []).filter((d) => d !== 'none');
+  return formatResolv(servers, spec.dnsSearch ?? [], spec.dnsOptions ?? []);
+}
+
+export function formatResolv(servers: readonly string[], search: readonly string[], options: readonly string[]): string {
+  const lines = [...servers.map((d) => `nameserver ${d}`), ...(search.length ? [`search ${search.join(' ')}`] : []), ...(options.length ? [`options ${options.join(' ')}`] : [])];
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 export { MASKED_PATHS, READ_ONLY_PATHS };

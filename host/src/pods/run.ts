@@ -15,10 +15,13 @@ import { withLock } from '../store/lock.js';
 import { stage1Config } from '../stage1/config.js';
 import { checkStage1, stage1Path } from '../stage1/contract.js';
 import { appCgroupId, podDir, podsLockPath, podsRoot, POD_FILES } from './layout.js';
-import { moveState, type PodManifest } from './prepare.js';
+import { formatResolv, moveState, type PodManifest } from './prepare.js';
+import { resultDns, setupPodNetwork, teardownPodNetwork } from '../cni/attach.js';
 
 export interface StartOptions {
   readonly detach: boolean;
+  /** Config dirs with net.d/ (local first), for CNI networks. */
+  readonly configDirs: readonly string[];
   /** Foreground only: the app gets this process's stdin (one app only); otherwise /dev/null. */
   readonly interactive?: boolean;
 }
@@ -80,10 +83,19 @@ export async function startPod(dataDir: string, m: PodManifest, o: StartOptions)
   const lockFd = await claim(dataDir, m.uuid);
   if (lockFd.isErr()) return err(lockFd.error);
   const dir = podDir(dataDir, 'run', m.uuid);
-  const cgroups = m.stage1 === 'fly' ? ok(undefined) : createCgroups(m);
-  if (cgroups.isErr()) {
+  const net = { configDirs: o.configDirs, stage1: stage1.value };
+  const fail = (e: TspodError): Result<number, TspodError> => {
     closeSync(lockFd.value);
-    return err(cgroups.error);
+    if (m.net === 'cni') teardownPodNetwork(net, m.uuid, dir);
+    return err(e);
+  };
+  const cgroups = m.stage1 === 'fly' ? ok(undefined) : createCgroups(m);
+  if (cgroups.isErr()) return fail(cgroups.error);
+  const netns = m.net === 'cni' ? setupPodNetwork(net, m.uuid, dir, m.nets, m.ports) : ok(undefined);
+  if (netns.isErr()) return fail(netns.error);
+  if (m.dnsFromNetwork) {
+    const dns = resultDns(dir);
+    writeFileSync(join(dir, POD_FILES.etc, 'resolv.conf'), formatResolv(dns.nameservers, dns.search, dns.options));
   }
   const conf = join(dir, POD_FILES.conf);
   writeFileSync(conf, stage1Config(m, dir, {
@@ -91,9 +103,14 @@ export async function startPod(dataDir: string, m: PodManifest, o: StartOptions)
     appCgroupProcs: new Map([...(cgroups.value?.apps ?? new Map<string, PodCgroup>())].map(([k, v]) => [k, v.procsFiles])),
     logToFiles: o.detach,
     ...(logMaxBytes() !== undefined && { logMaxBytes: logMaxBytes()! }),
+    ...(netns.value && { netns: netns.value }),
   }));
   writeFileSync(join(dir, POD_FILES.started), new Date().toISOString());
-  return o.detach ? runDetached(stage1.value, conf, dir, lockFd.value) : runForeground(stage1.value, conf, lockFd.value, o.interactive ?? false);
+  if (o.detach) return runDetached(stage1.value, conf, dir, lockFd.value);
+  const status = await runForeground(stage1.value, conf, lockFd.value, o.interactive ?? false);
+  // The pod has ended: its network goes now (gc would do it too; DEL is idempotent).
+  if (m.net === 'cni') teardownPodNetwork(net, m.uuid, dir);
+  return status;
 }
 
 function runForeground(stage1: string, conf: string, lockFd: number, interactive: boolean): Promise<Result<number, TspodError>> {

@@ -1,8 +1,8 @@
 // What a pod should be, before anything is resolved: built from `tspod run` flags or from a pod
 // file (after `tspod lint`'s checks pass). prepare.ts turns it into a pod dir.
 import type { Stage1Name } from '../stage1/contract.js';
-import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
-import { err, ok, type Result } from '../result.js';
+import type { TspodError } from '../errors.js';
+import { ok, type Result } from '../result.js';
 
 export interface VolumeSpec {
   readonly name: string;
@@ -50,13 +50,26 @@ export interface AppSpec {
   readonly oomScoreAdj?: number;
 }
 
+export interface PortSpec {
+  /** An app port name from the image (e.g. http, or 80-tcp for a Docker image), or a port number. */
+  readonly name: string;
+  readonly hostPort: number;
+  readonly hostIp?: string;
+  readonly protocol?: 'tcp' | 'udp';
+}
+
 export interface PodSpec {
   readonly name?: string;
   readonly stage1: Stage1Name;
   readonly hostname?: string;
-  readonly net: 'none' | 'host';
+  /** cni: its own network namespace joined to `nets` (default: the net named default). */
+  readonly net: 'none' | 'host' | 'cni';
+  readonly nets?: ReadonlyArray<{ readonly name: string; readonly args?: Readonly<Record<string, string>> }>;
+  readonly ports?: readonly PortSpec[];
+  /** Nameservers; or "host" (the host's resolv.conf) or "none" (no nameserver). */
   readonly dns?: readonly string[];
   readonly dnsSearch?: readonly string[];
+  readonly dnsOptions?: readonly string[];
   readonly hosts?: ReadonlyArray<{ readonly ip: string; readonly names: readonly string[] }>;
   readonly volumes: readonly VolumeSpec[];
   readonly apps: readonly AppSpec[];
@@ -127,19 +140,26 @@ function volumeFromFile(v: Obj): VolumeSpec {
   };
 }
 
-/** A pod file's value (already linted clean) as a PodSpec. Networking beyond none/host waits for CNI. */
-export function specFromPodFile(value: unknown, file: string): Result<PodSpec, TspodError> {
+/** A pod file's value (already linted clean) as a PodSpec. */
+export function specFromPodFile(value: unknown, _file: string): Result<PodSpec, TspodError> {
   const root = obj(value);
   const network = obj(root['network']);
   const mode = network['mode'] ?? 'private';
-  if (mode === 'private' && root['network'] !== undefined && network['nets'] !== undefined) {
-    return err(tspodError(ErrorCodes.UNSUPPORTED, `run ${file}`, 'CNI networks (network.nets) are not supported yet', 'use network.mode = "none" or "host" for now'));
-  }
+  const netArgs = obj(network['net_args']);
+  const nets = (strs(network['nets']) ?? ['default']).map((name) => ({
+    name, ...(netArgs[name] !== undefined && { args: Object.fromEntries(Object.entries(obj(netArgs[name])).map(([k, v]) => [k, String(v)])) }),
+  }));
   return ok({
     name: String(root['name']),
     stage1: (root['stage1'] ?? 'cgroups') as Stage1Name,
     ...(root['hostname'] !== undefined && { hostname: String(root['hostname']) }),
-    net: mode === 'host' ? 'host' : 'none',
+    net: mode === 'host' ? 'host' : mode === 'none' ? 'none' : 'cni',
+    ...(mode === 'private' && { nets }),
+    ...(Array.isArray(root['port']) && { ports: (root['port'] as Obj[]).map((pt) => ({
+      name: String(pt['name']), hostPort: num(pt['host_port'])!,
+      ...(pt['host_ip'] !== undefined && { hostIp: String(pt['host_ip']) }),
+      ...(pt['protocol'] !== undefined && { protocol: pt['protocol'] as 'tcp' | 'udp' }),
+    })) }),
     ...(root['dns'] !== undefined && { dns: strs(root['dns']) }),
     ...(root['dns_search'] !== undefined && { dnsSearch: strs(root['dns_search']) }),
     ...(root['hosts'] !== undefined && { hosts: (root['hosts'] as Obj[]).map((h) => ({ ip: String(h['ip']), names: strs(h['names']) ?? [] })) }),

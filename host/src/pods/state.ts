@@ -5,6 +5,7 @@ import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync }
 import { join } from 'node:path';
 import * as libc from '../../../native/src/libc.js';
 import { cgroupManager } from '../cgroups/index.js';
+import { podNetworks, type NetStatus } from '../cni/attach.js';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
 import { appCgroupId, appDir, isUuid, podDir, POD_FILES, POD_STATES, type PodDirState } from './layout.js';
@@ -35,6 +36,8 @@ export interface PodInfo {
   readonly createdAt?: string;
   readonly startedAt?: string;
   readonly apps: readonly AppStatus[];
+  /** CNI networks joined, with the pod's addresses on each. */
+  readonly networks: readonly NetStatus[];
 }
 
 function readText(path: string): string | undefined {
@@ -107,7 +110,7 @@ export function podInfo(dataDir: string, dirState: PodDirState, uuid: string): P
     };
   });
   return {
-    uuid, name: manifest?.name ?? '', state, dir, dirState, apps,
+    uuid, name: manifest?.name ?? '', state, dir, dirState, apps, networks: podNetworks(dir),
     ...(manifest && { manifest, stage1: manifest.stage1 }),
     ...(state === 'running' && Number.isInteger(pid) && pid > 0 && { pid }),
     ...(createdAt && { createdAt }),

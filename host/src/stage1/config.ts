@@ -15,6 +15,8 @@ export interface RunOptions {
   readonly logToFiles: boolean;
   /** Each log file is rotated at this size (NAME.1, NAME.2 kept); default 10 MiB. */
   readonly logMaxBytes?: number;
+  /** The network namespace CNI set up (for net = cni). */
+  readonly netns?: string;
 }
 
 function volumeLines(m: PodManifest, app: PreparedApp, dir: string): string {
@@ -54,7 +56,7 @@ function appBlock(m: PodManifest, app: PreparedApp, dir: string, o: RunOptions):
 }
 
 export function stage1Config(m: PodManifest, dir: string, o: RunOptions): string {
-  let out = confLine('version', STAGE1_INTERFACE_VERSION) + confLine('stage1', m.stage1) + confLine('hostname', m.hostname) + confLine('net', m.net);
+  let out = confLine('version', STAGE1_INTERFACE_VERSION) + confLine('stage1', m.stage1) + confLine('hostname', m.hostname) + confLine('net', m.net === 'cni' ? o.netns! : m.net);
   for (const p of o.podCgroupProcs) out += confLine('cgroup-procs', p);
   out += confLine('pid-file', join(dir, POD_FILES.pid));
   if (o.logMaxBytes !== undefined) out += confLine('log-max-bytes', o.logMaxBytes);
