@@ -38,7 +38,9 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -877,6 +879,22 @@ static int netns_remove(const char *path) {
 
 static pid_t init_pid;
 
+/* Under systemd (Type=notify): READY=1 once the pod runs. */
+static void notify_systemd(void) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return;
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  strcpy(addr.sun_path, path);
+  if (path[0] == '@') addr.sun_path[0] = 0; /* abstract socket */
+  const char msg[] = "READY=1";
+  sendto(s, msg, sizeof msg - 1, 0, (struct sockaddr *)&addr, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+  close(s);
+}
+
 static void forward_to_init(int sig) {
   if (init_pid > 0) kill(init_pid, sig);
 }
@@ -919,6 +937,7 @@ int main(int argc, char **argv) {
     snprintf(v, sizeof v, "%d\n", init_pid);
     write_new_file(p.pid_file, v);
   }
+  notify_systemd();
   /* fd 4, when stage0 passed one, hears "ready" once the pid is recorded, then is closed. */
   if (fcntl(4, F_GETFD) >= 0) {
     if (write(4, "ready\n", 6) < 0) { /* stage0 went away: the pod runs on regardless */ }

@@ -15,7 +15,7 @@ import { manifestOf, renderChain, renderLayers } from '../store/render.js';
 import { allCapabilities, capabilityMask, MASKED_PATHS, READ_ONLY_PATHS } from '../stage1/policy.js';
 import { compileSeccomp } from '../stage1/seccomp.js';
 import { appDir, podDir, POD_FILES, type PodDirState } from './layout.js';
-import type { AppSpec, PodSpec, VolumeSpec } from './spec.js';
+import type { AppSpec, PodOrigin, PodSpec, VolumeSpec } from './spec.js';
 import { resolveIdentity } from './users.js';
 
 /** pod.json: the pod as prepared; `tspod cat-manifest` prints it and run reads nothing else. */
@@ -30,6 +30,8 @@ export interface PodManifest {
   readonly ports: readonly PortMapping[];
   /** resolv.conf comes from the CNI results at run (no --dns given and a CNI net). */
   readonly dnsFromNetwork: boolean;
+  /** Set when the pod was created by `tspod apply` / `reconcile`. */
+  readonly origin?: PodOrigin;
   readonly createdAt: string;
   readonly volumes: readonly VolumeSpec[];
   readonly apps: readonly PreparedApp[];
@@ -132,6 +134,7 @@ async function buildPod(ctx: PrepareContext, spec: PodSpec, uuid: string, name: 
     format: 'tspod-pod/1', uuid, name, stage1: spec.stage1, hostname: spec.hostname ?? name, net,
     nets: net === 'cni' ? (spec.nets ?? [{ name: 'default' }]) : [], ports: ports.value,
     dnsFromNetwork: net === 'cni' && spec.dns === undefined,
+    ...(spec.origin && { origin: spec.origin }),
     createdAt: new Date().toISOString(), volumes: spec.volumes, apps,
   };
   try {

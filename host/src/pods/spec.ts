@@ -73,6 +73,18 @@ export interface PodSpec {
   readonly hosts?: ReadonlyArray<{ readonly ip: string; readonly names: readonly string[] }>;
   readonly volumes: readonly VolumeSpec[];
   readonly apps: readonly AppSpec[];
+  /** Set by `apply`: where the pod was declared, so later applies know which pods are theirs. */
+  readonly origin?: PodOrigin;
+}
+
+export interface PodOrigin {
+  readonly file: string;
+  /** sha256 of the pod file's canonical value: a changed hash means a changed pod. */
+  readonly hash: string;
+  /** The apply set (e.g. a reconciled directory): --prune only removes pods of its own set. */
+  readonly set: string;
+  /** Pods that must be running first (the pod file's `after`). */
+  readonly after: readonly string[];
 }
 
 const MEMORY_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };

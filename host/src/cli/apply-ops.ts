@@ -1,0 +1,35 @@
+// The real pod operations apply and reconcile converge with (apply/converge.ts's PodOps).
+import type { CommandContext } from './command.js';
+import type { PodOps } from '../apply/converge.js';
+import { netContext } from './pods-cli.js';
+import { isRoot, openStore } from './store-cli.js';
+import { err } from '../result.js';
+
+export async function podOps(ctx: CommandContext): Promise<PodOps> {
+  const dataDir = ctx.globals.dir;
+  const net = await netContext(ctx);
+  const { preparePod } = await import('../pods/prepare.js');
+  const { listPods, takenNames } = await import('../pods/state.js');
+  const { startPod } = await import('../pods/run.js');
+  const { stopPod, removePod } = await import('../pods/lifecycle.js');
+  const { fetchImage } = await import('./fetch.js');
+  return {
+    async prepare(spec, replacing) {
+      const store = openStore(ctx);
+      if (store.isErr()) return err(store.error);
+      const s = store.value;
+      const taken = takenNames(dataDir);
+      // The pod being replaced keeps its name until the new one is ready to take over.
+      if (replacing) taken.delete(replacing);
+      return s.locked(() => preparePod({ dataDir, store: s, fetch: (ref) => fetchImage(ctx, s, ref), takenNames: taken }, spec));
+    },
+    start: (m) => startPod(dataDir, m, { detach: true, configDirs: net.configDirs }),
+    stop: (pod) => stopPod(pod, { force: false, timeoutMs: 10_000 }, net),
+    remove: (pod) => removePod(dataDir, pod, net),
+    running: () => new Set(listPods(dataDir).filter((p) => p.state === 'running').map((p) => p.name)),
+  };
+}
+
+export function rootOnly(): boolean {
+  return isRoot();
+}
