@@ -30,7 +30,7 @@ describe('apply, diff, delete, reconcile', { skip: ready ? false : 'needs root, 
     mkdirSync(join(layout, 'rootfs', 'bin'), { recursive: true });
     copyFileSync('/bin/busybox', join(layout, 'rootfs', 'bin', 'busybox'));
     chmodSync(join(layout, 'rootfs', 'bin', 'busybox'), 0o755);
-    for (const a of ['sh', 'sleep', 'echo', 'true', 'false', 'cat']) symlinkSync('busybox', join(layout, 'rootfs', 'bin', a));
+    for (const a of ['sh', 'sleep', 'echo', 'true', 'false', 'cat', 'test', 'httpd', 'mkdir']) symlinkSync('busybox', join(layout, 'rootfs', 'bin', a));
     writeFileSync(join(layout, 'manifest'), JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/busybox',
       labels: [{ name: 'version', value: '1' }, { name: 'os', value: 'linux' }, { name: 'arch', value: 'amd64' }],
       app: { exec: ['/bin/sleep', '300'], user: '0', group: '0' } }));
@@ -160,6 +160,33 @@ describe('apply, diff, delete, reconcile', { skip: ready ? false : 'needs root, 
     } finally {
       first.kill('SIGKILL');
     }
+  });
+
+  it('restart policy with backoff, health checks that restart, after waits for health', () => {
+    const file = join(work, 'restarting.toml');
+    writeFileSync(file, 'apiVersion = "tspod/v1"\nkind = "Pod"\nname = "restarting"\n[restart]\npolicy = "on-failure"\nbackoff_initial = "50ms"\nbackoff_max = "200ms"\nmax_retries = 3\n[network]\nmode = "none"\n[[app]]\nname = "main"\nimage = "example.com/busybox:1"\nexec = ["/bin/sh", "-c", "echo run; exit 2"]\n');
+    const r = tspod(['run', file]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, 'run\nrun\nrun\nrun\n', 'the first run and 3 restarts');
+    assert.match(tspod(['status', 'restarting']).stdout, /app-main=2 restarts=3/);
+    const never = join(work, 'never.toml');
+    writeFileSync(never, 'apiVersion = "tspod/v1"\nkind = "Pod"\nname = "ok-exit"\n[restart]\npolicy = "on-failure"\n[network]\nmode = "none"\n[[app]]\nname = "main"\nimage = "example.com/busybox:1"\nexec = ["/bin/sh", "-c", "echo once"]\n');
+    assert.equal(tspod(['run', never]).stdout, 'once\n', 'on-failure does not restart a clean exit');
+    const sick = join(work, 'sick.toml');
+    writeFileSync(sick, 'apiVersion = "tspod/v1"\nkind = "Pod"\nname = "sick"\n[restart]\npolicy = "always"\nbackoff_initial = "50ms"\nmax_retries = 2\n[network]\nmode = "none"\n[[app]]\nname = "main"\nimage = "example.com/busybox:1"\nexec = ["/bin/sh", "-c", "sleep 60"]\n[app.health]\nexec = ["/bin/sh", "-c", "test -e /tmp/ready"]\ninterval = "100ms"\ntimeout = "1s"\nretries = 2\n');
+    const sr = tspod(['run', sick]);
+    assert.equal(sr.status, 137, 'killed for failing its health check, restarted twice, then given up');
+    assert.match(tspod(['status', 'sick']).stdout, /app-main=137 restarts=2 health=unhealthy/);
+    // A dependency with an HTTP health check: its dependant starts once it is healthy.
+    const deps = join(work, 'deps');
+    mkdirSync(deps);
+    writeFileSync(join(deps, 'backend.toml'), 'apiVersion = "tspod/v1"\nkind = "Pod"\nname = "backend"\n[network]\nmode = "none"\n[[app]]\nname = "main"\nimage = "example.com/busybox:1"\nexec = ["/bin/sh", "-c", "sleep 0.5; mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www"]\n[app.health]\nhttp = "http://127.0.0.1:8080/"\ninterval = "100ms"\nretries = 50\n');
+    podFile(deps, 'frontend', 'after = ["backend"]');
+    const applied = tspod(['apply', deps]);
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.match(tspod(['status', 'backend']).stdout, /health=healthy/);
+    assert.equal(state('frontend'), 'running');
+    assert.equal(tspod(['delete', deps]).status, 0);
   });
 
   it('reconcile --dir reacts to file changes without waiting for the interval', async () => {

@@ -25,6 +25,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -105,6 +108,18 @@ struct app {
   char *stdout_file, *stderr_file;
   pid_t pid;
   int done;
+  /* Restart and health (filled by the init). */
+  int out_w, err_w;           /* write ends of the log pipes, kept across restarts */
+  long long started_ms, restart_at_ms, backoff_ms;
+  int restarts;
+  char *restarts_file;
+  struct list health_exec;    /* argv of an exec health check */
+  int health_port;            /* or an HTTP GET to 127.0.0.1:port/path in the pod's network */
+  char *health_path;
+  long long health_interval_ms, health_timeout_ms, next_check_ms, check_deadline_ms;
+  int health_retries, health_failures;
+  pid_t checker;
+  char *health_file;
 };
 
 struct pod {
@@ -115,6 +130,9 @@ struct pod {
   char *netns; /* a network namespace prepared by stage0 (CNI), joined instead of a new one */
   struct list cgroup_procs;
   char *pid_file;
+  int restart_policy; /* 0 never, 1 on-failure, 2 always */
+  long long backoff_initial_ms, backoff_max_ms, backoff_reset_ms;
+  int max_retries;    /* 0: unlimited */
   int napps;
   struct app apps[MAX_APPS];
 };
@@ -157,6 +175,19 @@ static uint64_t unumber(const char *v, const char *key) {
   return (uint64_t)n;
 }
 
+/* Splits "a\tb\tc" in place into at most n fields; returns how many. */
+static int fields(char *s, char **out, int n) {
+  int i = 0;
+  while (i < n) {
+    out[i++] = s;
+    char *t = strchr(s, '\t');
+    if (!t) break;
+    *t = 0;
+    s = t + 1;
+  }
+  return i;
+}
+
 static int app_key(struct app *a, const char *k, const char *v) {
   if (!strcmp(k, "rootfs")) a->rootfs = unescape(v);
   else if (!strcmp(k, "lower")) push(&a->lower, v, k);
@@ -180,6 +211,18 @@ static int app_key(struct app *a, const char *k, const char *v) {
   else if (!strcmp(k, "oom-score-adj")) { a->oom_score_adj = (int)number(v, k); a->has_oom = 1; }
   else if (!strcmp(k, "exit-file")) a->exit_file = unescape(v);
   else if (!strcmp(k, "cgroup-procs")) push(&a->cgroup_procs, v, k);
+  else if (!strcmp(k, "restarts-file")) a->restarts_file = unescape(v);
+  else if (!strcmp(k, "health-exec")) push(&a->health_exec, v, k);
+  else if (!strcmp(k, "health-http")) {
+    char *f[2], *copy = unescape(v);
+    if (fields(copy, f, 2) != 2) die("config: bad health-http %s", v);
+    a->health_port = (int)number(f[0], k);
+    a->health_path = f[1];
+  }
+  else if (!strcmp(k, "health-interval-ms")) a->health_interval_ms = number(v, k);
+  else if (!strcmp(k, "health-timeout-ms")) a->health_timeout_ms = number(v, k);
+  else if (!strcmp(k, "health-retries")) a->health_retries = (int)number(v, k);
+  else if (!strcmp(k, "health-file")) a->health_file = unescape(v);
   else if (!strcmp(k, "stdout")) a->stdout_file = unescape(v);
   else if (!strcmp(k, "stderr")) a->stderr_file = unescape(v);
   else return 0;
@@ -202,6 +245,11 @@ static void pod_key(struct pod *p, struct app **cur, char *k, char *v) {
   else if (!strcmp(k, "cgroup-procs")) push(&p->cgroup_procs, v, k);
   else if (!strcmp(k, "pid-file")) p->pid_file = unescape(v);
   else if (!strcmp(k, "log-max-bytes")) log_max_bytes = (off_t)number(v, k);
+  else if (!strcmp(k, "restart-policy")) p->restart_policy = !strcmp(v, "always") ? 2 : !strcmp(v, "on-failure") ? 1 : 0;
+  else if (!strcmp(k, "restart-backoff-initial-ms")) p->backoff_initial_ms = number(v, k);
+  else if (!strcmp(k, "restart-backoff-max-ms")) p->backoff_max_ms = number(v, k);
+  else if (!strcmp(k, "restart-backoff-reset-ms")) p->backoff_reset_ms = number(v, k);
+  else if (!strcmp(k, "restart-max-retries")) p->max_retries = (int)number(v, k);
   else if (!strcmp(k, "log-keep")) log_keep = (int)number(v, k);
   else if (!strcmp(k, "app")) {
     if (p->napps >= MAX_APPS) die("config: too many apps");
@@ -234,18 +282,6 @@ static void read_config(const char *path, struct pod *p) {
   if (p->napps == 0) die("config: no apps");
 }
 
-/* Splits "a\tb\tc" in place into at most n fields; returns how many. */
-static int fields(char *s, char **out, int n) {
-  int i = 0;
-  while (i < n) {
-    out[i++] = s;
-    char *t = strchr(s, '\t');
-    if (!t) break;
-    *t = 0;
-    s = t + 1;
-  }
-  return i;
-}
 
 /* ---- CVE-2019-5736: never run from a file the pod could reach and rewrite ----------------- */
 
@@ -726,37 +762,184 @@ static void drain_log(struct log *l) {
 static const int FORWARDED[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 #define NFORWARDED (sizeof FORWARDED / sizeof *FORWARDED)
 
-static void start_apps(struct pod *p, sigset_t *old) {
+static int has_health(struct app *a);
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void setup_logs(struct app *a) {
+  a->out_w = a->stdout_file ? log_pipe(a->stdout_file) : -1;
+  a->err_w = a->stderr_file ? log_pipe(a->stderr_file) : -1;
+}
+
+static void spawn_app(struct pod *p, struct app *a, sigset_t *old) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork app %s", a->name);
+  if (pid == 0) {
+    sigprocmask(SIG_SETMASK, old, NULL);
+    if (a->out_w >= 0 && dup2(a->out_w, 1) < 0) die("dup2 stdout");
+    if (a->err_w >= 0 && dup2(a->err_w, 2) < 0) die("dup2 stderr");
+    start_app(p, a);
+  }
+  a->pid = pid;
+  a->started_ms = now_ms();
+  a->restart_at_ms = 0;
+  a->health_failures = 0;
+  a->next_check_ms = has_health(a) ? a->started_ms + a->health_interval_ms : 0;
+}
+
+/* The app is over for good: its log pipes may now reach end-of-file. */
+static void finish_app(struct app *a) {
+  a->done = 1;
+  if (a->out_w >= 0) close(a->out_w);
+  if (a->err_w >= 0) close(a->err_w);
+  a->out_w = a->err_w = -1;
+}
+
+/* Exponential backoff (initial, doubling to max; back to initial after a stable run). */
+static int schedule_restart(struct pod *p, struct app *a, int code) {
+  int wanted = p->restart_policy == 2 || (p->restart_policy == 1 && code != 0);
+  if (!wanted || (p->max_retries > 0 && a->restarts >= p->max_retries)) return 0;
+  long long now = now_ms();
+  long long initial = p->backoff_initial_ms > 0 ? p->backoff_initial_ms : 1000;
+  long long max = p->backoff_max_ms > 0 ? p->backoff_max_ms : 300000;
+  long long reset = p->backoff_reset_ms > 0 ? p->backoff_reset_ms : 10000;
+  if (a->backoff_ms == 0 || now - a->started_ms >= reset) a->backoff_ms = initial;
+  else a->backoff_ms = a->backoff_ms * 2 > max ? max : a->backoff_ms * 2;
+  a->restart_at_ms = now + a->backoff_ms;
+  a->pid = 0;
+  return 1;
+}
+
+static void restart_due(struct pod *p, sigset_t *old) {
+  long long now = now_ms();
   for (int i = 0; i < p->napps; i++) {
     struct app *a = &p->apps[i];
-    int out = a->stdout_file ? log_pipe(a->stdout_file) : -1;
-    int err = a->stderr_file ? log_pipe(a->stderr_file) : -1;
-    pid_t pid = fork();
-    if (pid < 0) die("fork app %s", a->name);
-    if (pid == 0) {
-      sigprocmask(SIG_SETMASK, old, NULL);
-      if (out >= 0 && dup2(out, 1) < 0) die("dup2 stdout");
-      if (err >= 0 && dup2(err, 2) < 0) die("dup2 stderr");
-      a->stdout_file = a->stderr_file = NULL;
-      start_app(p, a);
+    if (a->done || a->pid || !a->restart_at_ms || now < a->restart_at_ms) continue;
+    a->restarts++;
+    if (a->restarts_file) {
+      char v[32];
+      snprintf(v, sizeof v, "%d\n", a->restarts);
+      write_new_file(a->restarts_file, v);
     }
-    if (out >= 0) close(out);
-    if (err >= 0) close(err);
-    a->pid = pid;
+    spawn_app(p, a, old);
   }
 }
 
-/* Reaps every exited child; records the apps'. Returns how many apps ended. */
+/* ---- health checks ------------------------------------------------------------------------ */
+
+static int has_health(struct app *a) {
+  if (a->health_exec.n == 0 && a->health_port <= 0) return 0;
+  if (a->health_interval_ms <= 0) a->health_interval_ms = 10000;
+  if (a->health_timeout_ms <= 0) a->health_timeout_ms = 2000;
+  if (a->health_retries <= 0) a->health_retries = 3;
+  return 1;
+}
+
+/* An HTTP GET in the pod's network namespace (the init's): 2xx or 3xx is healthy. */
+static int http_check(int port, const char *path) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return 1;
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) return 1;
+  char req[1024], resp[64] = {0};
+  snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: tspod-health\r\n\r\n", path);
+  if (write(s, req, strlen(req)) < 0) return 1;
+  ssize_t n = read(s, resp, sizeof resp - 1);
+  close(s);
+  return n >= 12 && !strncmp(resp, "HTTP/1.", 7) && (resp[9] == '2' || resp[9] == '3') ? 0 : 1;
+}
+
+/* An exec check runs like `enter`: in the app's mount namespace, confined as the app. */
+static void exec_check(struct pod *p, struct app *a) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/mnt", a->pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNS) < 0) _exit(1);
+  close(fd);
+  a->args = a->health_exec;
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
+  confine_and_exec(p, a);
+}
+
+static void start_check(struct pod *p, struct app *a, sigset_t *old) {
+  pid_t pid = fork();
+  if (pid < 0) return;
+  if (pid == 0) {
+    sigprocmask(SIG_SETMASK, old, NULL);
+    if (a->health_port > 0) _exit(http_check(a->health_port, a->health_path));
+    exec_check(p, a);
+  }
+  a->checker = pid;
+  a->check_deadline_ms = now_ms() + a->health_timeout_ms;
+}
+
+static void set_health(struct app *a, const char *state) {
+  if (a->health_file) write_new_file(a->health_file, state);
+}
+
+static void check_result(struct app *a, int healthy) {
+  a->checker = 0;
+  a->next_check_ms = now_ms() + a->health_interval_ms;
+  if (healthy) {
+    a->health_failures = 0;
+    set_health(a, "healthy\n");
+    return;
+  }
+  if (++a->health_failures < a->health_retries) return;
+  /* Unhealthy: the app is killed; the restart policy decides what comes next. */
+  set_health(a, "unhealthy\n");
+  if (a->pid > 0) kill(a->pid, SIGKILL);
+}
+
+static void checks_due(struct pod *p, sigset_t *old) {
+  long long now = now_ms();
+  for (int i = 0; i < p->napps; i++) {
+    struct app *a = &p->apps[i];
+    if (!has_health(a) || a->done || a->pid <= 0) continue;
+    if (a->checker && now >= a->check_deadline_ms) {
+      kill(a->checker, SIGKILL); /* a timeout is a failure; reaped as killed */
+    } else if (!a->checker && now >= a->next_check_ms) {
+      start_check(p, a, old);
+    }
+  }
+}
+
+/* How long poll() may sleep: until the next restart, check or check timeout. */
+static int poll_timeout(struct pod *p) {
+  long long next = -1, now = now_ms();
+  for (int i = 0; i < p->napps; i++) {
+    struct app *a = &p->apps[i];
+    long long t[3] = {a->restart_at_ms, has_health(a) && a->pid > 0 && !a->checker ? a->next_check_ms : 0, a->checker ? a->check_deadline_ms : 0};
+    for (int k = 0; k < 3; k++) if (t[k] > 0 && (next < 0 || t[k] < next)) next = t[k];
+  }
+  if (next < 0) return -1;
+  return next <= now ? 0 : (int)(next - now);
+}
+
+/* Reaps every exited child: apps (restarted or finished), health checkers, orphans.
+ * Returns how many apps ended for good. */
 static int reap(struct pod *p, int *first_failure) {
   int ended = 0, status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     for (int i = 0; i < p->napps; i++) {
       struct app *a = &p->apps[i];
+      if (a->checker == pid) {
+        check_result(a, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        continue;
+      }
       if (a->pid != pid || a->done) continue;
-      record_exit(a, status);
-      ended++;
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      record_exit(a, status);
+      a->done = 0;
+      if (schedule_restart(p, a, code)) continue;
+      finish_app(a);
+      ended++;
       if (code && !*first_failure) *first_failure = code;
     }
     /* Anything else was an orphan reparented to us: reaped, nothing to record. */
@@ -772,7 +955,7 @@ static int run_init(struct pod *p) {
   }
   /* Apps must not see the init through /proc/1 (its exe, its fds). */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  /* Signals arrive through a signalfd, so one poll() waits for exits, signals and app output. */
+  /* Signals arrive through a signalfd, so one poll() waits for exits, signals, output and timers. */
   sigset_t mask, old;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
@@ -780,24 +963,34 @@ static int run_init(struct pod *p) {
   if (sigprocmask(SIG_BLOCK, &mask, &old) < 0) die("block signals");
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
   if (sfd < 0) die("signalfd");
-  start_apps(p, &old);
-  int running = p->napps, first_failure = 0;
+  for (int i = 0; i < p->napps; i++) {
+    setup_logs(&p->apps[i]);
+    spawn_app(p, &p->apps[i], &old);
+  }
+  int running = p->napps, first_failure = 0, stopping = 0;
   running -= reap(p, &first_failure);
   for (;;) {
     struct pollfd fds[1 + MAX_APPS * 2];
     int n = 0;
     fds[n++] = (struct pollfd){sfd, POLLIN, 0};
     for (int i = 0; i < nlogs; i++) if (logs[i].pipe >= 0) fds[n++] = (struct pollfd){logs[i].pipe, POLLIN, 0};
-    /* Done when every app has ended and every pipe is drained (late output is kept). */
+    /* Done when every app has ended for good and every pipe is drained (late output is kept). */
     if (running == 0 && n == 1) break;
-    if (poll(fds, (nfds_t)n, -1) < 0) {
+    if (poll(fds, (nfds_t)n, stopping ? -1 : poll_timeout(p)) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD) {
-        for (int i = 0; i < p->napps; i++) if (!p->apps[i].done) kill(p->apps[i].pid, (int)si.ssi_signo);
+        /* Asked to stop: forward, and restart nothing any more. */
+        stopping = 1;
+        p->restart_policy = 0;
+        for (int i = 0; i < p->napps; i++) {
+          struct app *a = &p->apps[i];
+          if (a->pid > 0 && !a->done) kill(a->pid, (int)si.ssi_signo);
+          else if (!a->done && a->restart_at_ms) { finish_app(a); running--; }
+        }
       }
       running -= reap(p, &first_failure);
     }
@@ -805,6 +998,10 @@ static int run_init(struct pod *p) {
       if (logs[i].pipe < 0) continue;
       if (fds[k].fd == logs[i].pipe && fds[k].revents) drain_log(&logs[i]);
       k++;
+    }
+    if (!stopping) {
+      restart_due(p, &old);
+      checks_due(p, &old);
     }
   }
   return first_failure;

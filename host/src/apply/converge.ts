@@ -16,7 +16,7 @@ export interface PodOps {
   start(m: PodManifest): Promise<Result<number, TspodError>>;
   stop(pod: PodInfo): Promise<Result<void, TspodError>>;
   remove(pod: PodInfo): Promise<Result<void, TspodError>>;
-  /** Names of pods running now. */
+  /** Names of pods running now (and healthy, where they have health checks). */
   running(): Set<string>;
 }
 

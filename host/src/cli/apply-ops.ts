@@ -26,7 +26,9 @@ export async function podOps(ctx: CommandContext): Promise<PodOps> {
     start: (m) => startPod(dataDir, m, { detach: true, configDirs: net.configDirs }),
     stop: (pod) => stopPod(pod, { force: false, timeoutMs: 10_000 }, net),
     remove: (pod) => removePod(dataDir, pod, net),
-    running: () => new Set(listPods(dataDir).filter((p) => p.state === 'running').map((p) => p.name)),
+    // Ready: running, and healthy where the app has a health check.
+    running: () => new Set(listPods(dataDir).filter((p) => p.state === 'running'
+      && (p.manifest?.apps ?? []).every((a) => !a.health || p.apps.find((x) => x.name === a.name)?.health === 'healthy')).map((p) => p.name)),
   };
 }
 

@@ -55,6 +55,6 @@ function print(ctx: CommandContext, p: PodInfo, json: boolean): void {
   const lines = [`uuid=${p.uuid}`, `name=${p.name}`, `state=${p.state}`, `stage1=${p.stage1 ?? '-'}`, `isolation=${isolation}`,
     `created=${podTime(p.createdAt)}`, `started=${podTime(p.startedAt)}`, ...(p.pid ? [`pid=${p.pid}`] : []),
     ...p.networks.map((n) => `networks=${n.name}:${n.ifname}:${n.ips.join(',') || '-'}`),
-    ...p.apps.map((a) => `app-${a.name}=${a.exitCode ?? '-'}${a.oomKilled ? ' (OOM-killed: it hit its memory limit)' : ''}`)];
+    ...p.apps.map((a) => `app-${a.name}=${a.exitCode ?? '-'}${a.oomKilled ? ' (OOM-killed: it hit its memory limit)' : ''}${a.restarts ? ` restarts=${a.restarts}` : ''}${a.health ? ` health=${a.health}` : ''}`)];
   ctx.stdout.write(`${lines.join('\n')}\n`);
 }

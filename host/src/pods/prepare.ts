@@ -15,7 +15,7 @@ import { manifestOf, renderChain, renderLayers } from '../store/render.js';
 import { allCapabilities, capabilityMask, MASKED_PATHS, READ_ONLY_PATHS } from '../stage1/policy.js';
 import { compileSeccomp } from '../stage1/seccomp.js';
 import { appDir, podDir, POD_FILES, type PodDirState } from './layout.js';
-import type { AppSpec, PodOrigin, PodSpec, VolumeSpec } from './spec.js';
+import type { AppSpec, HealthSpec, PodOrigin, PodSpec, RestartSpec, VolumeSpec } from './spec.js';
 import { resolveIdentity } from './users.js';
 
 /** pod.json: the pod as prepared; `tspod cat-manifest` prints it and run reads nothing else. */
@@ -32,6 +32,7 @@ export interface PodManifest {
   readonly dnsFromNetwork: boolean;
   /** Set when the pod was created by `tspod apply` / `reconcile`. */
   readonly origin?: PodOrigin;
+  readonly restart?: RestartSpec;
   readonly createdAt: string;
   readonly volumes: readonly VolumeSpec[];
   readonly apps: readonly PreparedApp[];
@@ -55,6 +56,7 @@ export interface PreparedApp {
   readonly noNewPrivileges: boolean;
   readonly seccomp: boolean;
   readonly oomScoreAdj?: number;
+  readonly health?: HealthSpec;
 }
 
 export interface PrepareContext {
@@ -135,6 +137,7 @@ async function buildPod(ctx: PrepareContext, spec: PodSpec, uuid: string, name: 
     nets: net === 'cni' ? (spec.nets ?? [{ name: 'default' }]) : [], ports: ports.value,
     dnsFromNetwork: net === 'cni' && spec.dns === undefined,
     ...(spec.origin && { origin: spec.origin }),
+    ...(spec.restart && { restart: spec.restart }),
     createdAt: new Date().toISOString(), volumes: spec.volumes, apps,
   };
   try {
@@ -210,6 +213,7 @@ async function prepareApp(ctx: PrepareContext, spec: PodSpec, app: AppSpec, dir:
     noNewPrivileges: app.noNewPrivileges ?? id.value.uid !== 0,
     seccomp: seccomp.value,
     ...(app.oomScoreAdj !== undefined && { oomScoreAdj: app.oomScoreAdj }),
+    ...(app.health && { health: app.health }),
   });
 }
 

@@ -48,6 +48,36 @@ export interface AppSpec {
   readonly seccomp?: SeccompSpec;
   readonly noNewPrivileges?: boolean;
   readonly oomScoreAdj?: number;
+  readonly health?: HealthSpec;
+}
+
+export interface HealthSpec {
+  readonly exec?: readonly string[];
+  /** An http:// URL on the pod's loopback, e.g. http://127.0.0.1:8080/healthz. */
+  readonly http?: string;
+  readonly intervalMs?: number;
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+}
+
+export interface RestartSpec {
+  readonly policy: 'never' | 'on-failure' | 'always';
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly maxRetries?: number;
+}
+
+/** "500ms", "10s", "5m", "1h30m" → ms (the lint core checks the same syntax). */
+export function parseDurationMs(s: string): number | undefined {
+  let total = 0;
+  const re = /(\d+)(ms|h|m|s)/gy;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  while ((m = re.exec(s)) !== null) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    consumed = re.lastIndex;
+  }
+  return consumed === s.length && s.length > 0 ? total : undefined;
 }
 
 export interface PortSpec {
@@ -73,6 +103,7 @@ export interface PodSpec {
   readonly hosts?: ReadonlyArray<{ readonly ip: string; readonly names: readonly string[] }>;
   readonly volumes: readonly VolumeSpec[];
   readonly apps: readonly AppSpec[];
+  readonly restart?: RestartSpec;
   /** Set by `apply`: where the pod was declared, so later applies know which pods are theirs. */
   readonly origin?: PodOrigin;
 }
@@ -135,6 +166,28 @@ function appFromFile(a: Obj): AppSpec {
     ...(Object.keys(seccomp).length > 0 && { seccomp: { ...(seccomp['retain'] !== undefined && { retain: strs(seccomp['retain']) }), ...(seccomp['remove'] !== undefined && { remove: strs(seccomp['remove']) }), ...(seccomp['errno'] !== undefined && { errno: String(seccomp['errno']) }) } }),
     ...(security['no_new_privileges'] !== undefined && { noNewPrivileges: security['no_new_privileges'] === true }),
     ...(num(security['oom_score_adj']) !== undefined && { oomScoreAdj: num(security['oom_score_adj']) }),
+    ...(a['health'] !== undefined && { health: healthFromFile(obj(a['health'])) }),
+  };
+}
+
+function healthFromFile(h: Obj): HealthSpec {
+  const ms = (v: unknown): number | undefined => (typeof v === 'string' ? parseDurationMs(v) : undefined);
+  return {
+    ...(h['exec'] !== undefined && { exec: strs(h['exec']) }),
+    ...(h['http'] !== undefined && { http: String(h['http']) }),
+    ...(ms(h['interval']) !== undefined && { intervalMs: ms(h['interval']) }),
+    ...(ms(h['timeout']) !== undefined && { timeoutMs: ms(h['timeout']) }),
+    ...(num(h['retries']) !== undefined && { retries: num(h['retries']) }),
+  };
+}
+
+function restartFromFile(r: Obj): RestartSpec {
+  const ms = (v: unknown): number | undefined => (typeof v === 'string' ? parseDurationMs(v) : undefined);
+  return {
+    policy: (r['policy'] ?? 'never') as RestartSpec['policy'],
+    ...(ms(r['backoff_initial']) !== undefined && { backoffInitialMs: ms(r['backoff_initial']) }),
+    ...(ms(r['backoff_max']) !== undefined && { backoffMaxMs: ms(r['backoff_max']) }),
+    ...(num(r['max_retries']) !== undefined && { maxRetries: num(r['max_retries']) }),
   };
 }
 
@@ -177,5 +230,6 @@ export function specFromPodFile(value: unknown, _file: string): Result<PodSpec, 
     ...(root['hosts'] !== undefined && { hosts: (root['hosts'] as Obj[]).map((h) => ({ ip: String(h['ip']), names: strs(h['names']) ?? [] })) }),
     volumes: (Array.isArray(root['volume']) ? root['volume'] : []).map(volumeFromFile),
     apps: (Array.isArray(root['app']) ? root['app'] : []).map(appFromFile),
+    ...(root['restart'] !== undefined && { restart: restartFromFile(obj(root['restart'])) }),
   });
 }

@@ -21,6 +21,10 @@ export interface AppStatus {
   readonly exitCode?: number;
   /** The kernel's OOM killer ended a process of this app (its memory limit). */
   readonly oomKilled?: boolean;
+  /** How often the restart policy restarted it. */
+  readonly restarts?: number;
+  /** healthy / unhealthy, for apps with a health check, once checked. */
+  readonly health?: string;
 }
 
 export interface PodInfo {
@@ -103,8 +107,11 @@ export function podInfo(dataDir: string, dirState: PodDirState, uuid: string): P
   const ooms = manifest && dirState === 'run' ? oomKills(manifest) : new Map<string, number>();
   const apps = (manifest?.apps ?? []).map((a) => {
     const code = readText(join(appDir(dir, a.name), 'exit'));
+    const restarts = Number(readText(join(appDir(dir, a.name), 'restarts')) ?? 0);
+    const health = readText(join(appDir(dir, a.name), 'health'));
     return {
       name: a.name, image: a.image.name, imageId: a.image.id,
+      ...(restarts > 0 && { restarts }), ...(health && { health }),
       ...(code !== undefined && code !== '' && { exitCode: Number(code) }),
       ...((ooms.get(a.name) ?? 0) > 0 && { oomKilled: true }),
     };

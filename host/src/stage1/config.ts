@@ -31,6 +31,21 @@ function volumeLines(m: PodManifest, app: PreparedApp, dir: string): string {
   return out;
 }
 
+function healthLines(app: PreparedApp, a: string): string {
+  const h = app.health;
+  if (!h || (!h.exec && !h.http)) return '';
+  let out = '';
+  if (h.exec) for (const arg of h.exec) out += confLine('health-exec', arg);
+  else {
+    const url = new URL(h.http!);
+    out += confLine('health-http', Number(url.port || 80), `${url.pathname}${url.search}`);
+  }
+  if (h.intervalMs !== undefined) out += confLine('health-interval-ms', h.intervalMs);
+  if (h.timeoutMs !== undefined) out += confLine('health-timeout-ms', h.timeoutMs);
+  if (h.retries !== undefined) out += confLine('health-retries', h.retries);
+  return out + confLine('health-file', join(a, 'health'));
+}
+
 function appBlock(m: PodManifest, app: PreparedApp, dir: string, o: RunOptions): string {
   const a = appDir(dir, app.name);
   let out = confLine('app', app.name);
@@ -50,7 +65,8 @@ function appBlock(m: PodManifest, app: PreparedApp, dir: string, o: RunOptions):
   out += confLine('caps', `0x${app.caps}`) + confLine('no-new-privs', app.noNewPrivileges ? 1 : 0);
   if (app.seccomp) out += confLine('seccomp', join(a, 'seccomp.bpf'));
   if (app.oomScoreAdj !== undefined) out += confLine('oom-score-adj', app.oomScoreAdj);
-  out += confLine('exit-file', join(a, 'exit'));
+  out += confLine('exit-file', join(a, 'exit')) + confLine('restarts-file', join(a, 'restarts'));
+  out += healthLines(app, a);
   if (o.logToFiles) out += confLine('stdout', join(a, 'stdout')) + confLine('stderr', join(a, 'stderr'));
   return `${out}end\n`;
 }
@@ -59,6 +75,12 @@ export function stage1Config(m: PodManifest, dir: string, o: RunOptions): string
   let out = confLine('version', STAGE1_INTERFACE_VERSION) + confLine('stage1', m.stage1) + confLine('hostname', m.hostname) + confLine('net', m.net === 'cni' ? o.netns! : m.net);
   for (const p of o.podCgroupProcs) out += confLine('cgroup-procs', p);
   out += confLine('pid-file', join(dir, POD_FILES.pid));
+  if (m.restart && m.restart.policy !== 'never') {
+    out += confLine('restart-policy', m.restart.policy);
+    if (m.restart.backoffInitialMs !== undefined) out += confLine('restart-backoff-initial-ms', m.restart.backoffInitialMs);
+    if (m.restart.backoffMaxMs !== undefined) out += confLine('restart-backoff-max-ms', m.restart.backoffMaxMs);
+    if (m.restart.maxRetries !== undefined) out += confLine('restart-max-retries', m.restart.maxRetries);
+  }
   if (o.logMaxBytes !== undefined) out += confLine('log-max-bytes', o.logMaxBytes);
   for (const app of m.apps) out += appBlock(m, app, dir, o);
   return out;
