@@ -31,13 +31,14 @@ echo "== fetch it (signature verified) and list the store"
 tspod fetch "$work/hello.aci"
 tspod image list
 
-echo "== render it and run its app"
+echo "== apply manifests/hello.toml: the pod file, linted, then run (detached) from the signed image"
 if [ "$(id -u)" -eq 0 ]; then
-  tspod image render example.com/hello "$work/rendered"
-  chroot "$work/rendered/rootfs" /bin/hello
+  tspod lint manifests/hello.toml
+  tspod apply manifests/hello.toml
+  tspod status --wait=30s hello
+  tspod logs hello
+  tspod apply --dry-run manifests/hello.toml
+  tspod gc --grace-period 0s >/dev/null
 else
-  echo "(not root: rendering restores owners and needs root; skipped)"
+  echo "(not root: pods need root; skipped)"
 fi
-
-echo "== lint the pod file that will run it (tspod apply comes with the pod issues)"
-tspod lint manifests/hello.toml

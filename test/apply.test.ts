@@ -189,6 +189,26 @@ describe('apply, diff, delete, reconcile', { skip: ready ? false : 'needs root, 
     assert.equal(tspod(['delete', deps]).status, 0);
   });
 
+  it('systemd: a Type=notify unit for a pod file, and READY=1 on $NOTIFY_SOCKET once the pod runs', async () => {
+    const file = join(work, 'unit.toml');
+    podFile(work, 'unit', '', 'sleep 0.5');
+    const unit = tspod(['systemd', 'unit', file]);
+    assert.equal(unit.status, 0, unit.stderr);
+    assert.match(unit.stdout, /^Type=notify$/m);
+    assert.match(unit.stdout, new RegExp(`^ExecStart=.* run ${file.replaceAll('/', '\\/')}$`, 'm'));
+    assert.match(unit.stdout, /^ExecStop=.* stop unit$/m);
+    const sock = join(work, 'notify.sock');
+    const listener = spawn('python3', ['-c', `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(${JSON.stringify(sock)})\nprint('bound',flush=True)\nprint(s.recv(256).decode(),flush=True)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let heard = '';
+    listener.stdout!.on('data', (c) => (heard += String(c)));
+    for (let i = 0; i < 50 && !heard.includes('bound'); i++) await sleep(50);
+    const r = spawnSync(process.execPath, [TSPOD, '--dir', join(work, 'data'), '--local-config', join(work, 'etc'), 'run', file], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: sock } });
+    assert.equal(r.status, 0, r.stderr);
+    for (let i = 0; i < 50 && !heard.includes('READY'); i++) await sleep(50);
+    listener.kill();
+    assert.match(heard, /READY=1/);
+  });
+
   it('reconcile --dir reacts to file changes without waiting for the interval', async () => {
     const dir = join(work, 'watched');
     mkdirSync(dir);

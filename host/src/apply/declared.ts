@@ -2,7 +2,7 @@
 // then each pod's spec, its `after` list and a hash of its canonical value, so an unchanged file
 // means an unchanged pod whatever its formatting or key order.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
@@ -46,36 +46,79 @@ function podFiles(paths: readonly string[]): Result<string[], TspodError> {
 
 /** Key order and number representation do not change a pod: hash a canonical JSON form. */
 function canonical(v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
+  // Integers stay numbers (a JSON round trip through the cache keeps them); huge ones become strings.
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (v instanceof Date) return v.toISOString();
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
   return v;
 }
 
-export async function loadDeclared(paths: readonly string[], set: string): Promise<Result<Declared, TspodError>> {
+/** What a clean file produced, keyed by its content hash (JSON; bigints are already strings). */
+interface CacheEntry {
+  readonly hash: string;
+  readonly value: unknown;
+}
+
+function readCache(file: string | undefined): Map<string, CacheEntry> {
+  if (!file) return new Map();
+  try {
+    return new Map(Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, CacheEntry>));
+  } catch {
+    return new Map();
+  }
+}
+
+function writeCache(file: string | undefined, cache: Map<string, CacheEntry>): void {
+  if (!file) return;
+  try {
+    writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(cache)));
+    renameSync(`${file}.tmp`, file);
+  } catch {
+    // Only a cache.
+  }
+}
+
+/**
+ * Reads, lints and parses the pod files. With `cacheFile`, a file whose bytes were seen clean
+ * before is not parsed again (a reconcile pass over unchanged files is then mostly reading them).
+ */
+export async function loadDeclared(paths: readonly string[], set: string, cacheFile?: string): Promise<Result<Declared, TspodError>> {
   const files = podFiles(paths);
   if (files.isErr()) return err(files.error);
-  const { lintPodText } = await import('../podfile/lint.js');
-  const { parseTOML, getStaticTOMLValue } = await import('toml-eslint-parser');
-  const { specFromPodFile } = await import('../pods/spec.js');
+  const cache = readCache(cacheFile);
+  const fresh = new Map<string, CacheEntry>();
   const reports: FileReport[] = [];
-  const values: Array<{ file: string; value: unknown }> = [];
+  const values: Array<{ file: string; value: unknown; hash: string }> = [];
   for (const file of files.value) {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(file, 'utf8');
+      bytes = readFileSync(file);
     } catch (e) {
       return err(tspodError(ErrorCodes.IO, `read ${file}`, (e as Error).message, 'check the path'));
     }
-    const diagnostics = lintPodText(text);
-    reports.push({ path: file, diagnostics });
-    if (!diagnostics.some((d) => d.severity === 'error')) values.push({ file, value: getStaticTOMLValue(parseTOML(text, { tomlVersion: '1.0.0' })) });
+    const key = createHash('sha256').update(bytes).digest('hex');
+    const hit = cache.get(key);
+    if (hit) {
+      fresh.set(key, hit);
+      reports.push({ path: file, diagnostics: [] });
+      values.push({ file, value: hit.value, hash: hit.hash });
+      continue;
+    }
+    const { lintAndParsePod } = await import('../podfile/lint.js');
+    const linted = lintAndParsePod(bytes.toString('utf8'));
+    reports.push({ path: file, diagnostics: linted.diagnostics });
+    if (linted.diagnostics.some((d) => d.severity === 'error')) continue;
+    const value = canonical(linted.value);
+    const hash = createHash('sha256').update(JSON.stringify(value)).digest('hex');
+    fresh.set(key, { hash, value });
+    values.push({ file, value, hash });
   }
   if (reports.some((r) => r.diagnostics.some((d) => d.severity === 'error'))) return ok({ pods: [], reports, valid: false });
+  writeCache(cacheFile, fresh);
+  const { specFromPodFile } = await import('../pods/spec.js');
   const pods: DeclaredPod[] = [];
-  for (const { file, value } of values) {
-    const hash = createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+  for (const { file, value, hash } of values) {
     const after = ((value as { after?: unknown[] }).after ?? []).map(String);
     const spec = specFromPodFile(value, file);
     if (spec.isErr()) return err(spec.error);

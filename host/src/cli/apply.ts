@@ -41,7 +41,7 @@ export async function applyPaths(ctx: CommandContext, paths: readonly string[], 
   }
   const { listPods } = await import('../pods/state.js');
   const { plan, describeAction } = await import('../apply/plan.js');
-  const actions = plan(declared.value.pods, listPods(ctx.globals.dir), o.set, o.prune);
+  const actions = plan(declared.value.pods, listPods(ctx.globals.dir, true), o.set, o.prune);
   if (actions.isErr()) return fail(ctx, actions.error);
   if (o.dryRun || diff) {
     for (const a of actions.value) ctx.stdout.write(`${describeAction(a)}\n`);

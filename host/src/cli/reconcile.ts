@@ -68,7 +68,8 @@ async function pass(ctx: CommandContext, source: Source, set: string): Promise<n
   }
   const revision = co.value.revision;
   const { loadDeclared } = await import('../apply/declared.js');
-  const declared = await loadDeclared([co.value.dir], set);
+  const { join } = await import('node:path');
+  const declared = await loadDeclared([co.value.dir], set, join(r.stateDir(ctx.globals.dir, set), 'declared-cache.json'));
   const keep = { ...(revision && { revision }), ...(previous?.lastGoodRevision && { lastGoodRevision: previous.lastGoodRevision }) };
   if (declared.isErr() || !declared.value.valid) {
     const why = declared.isErr() ? declared.error.why : 'the pod files have lint errors';
@@ -82,7 +83,7 @@ async function pass(ctx: CommandContext, source: Source, set: string): Promise<n
   }
   const { listPods } = await import('../pods/state.js');
   const { plan } = await import('../apply/plan.js');
-  const actions = plan(declared.value.pods, listPods(ctx.globals.dir), set, true);
+  const actions = plan(declared.value.pods, listPods(ctx.globals.dir, true), set, true);
   if (actions.isErr()) {
     r.writeStatus(ctx.globals.dir, { ...base, ...keep, lastError: actions.error.why, pods: previous?.pods ?? [] });
     return fail(ctx, actions.error);

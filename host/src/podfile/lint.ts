@@ -1,7 +1,7 @@
 // Lints a pod file (and appc manifests and OCI image configs, which are JSON): bounds first (size, nesting), then the TOML 1.0 parse with positions, then the
 // WASM lint core (core/assembly/lint.ts) on the merged value tree. Never throws on any input: every
 // problem, syntax errors included, is a Diagnostic. The language server calls this too.
-import { parseTOML } from 'toml-eslint-parser';
+import { getStaticTOMLValue, parseTOML } from 'toml-eslint-parser';
 import { instantiateCore } from '../core/wasm.js';
 import { ErrorCodes, tspodError } from '../errors.js';
 import { Failure } from '../failure.js';
@@ -111,25 +111,33 @@ function bounded(rule: string, message: string, range: Range): Diagnostic[] {
 
 /** Diagnostics for a pod file's text, sorted by position. */
 export function lintPodText(text: string): Diagnostic[] {
+  return lintAndParsePod(text).diagnostics;
+}
+
+/**
+ * Lint and, when the file parses, its plain value (bigints for integers): one parse for callers
+ * that need both (apply), as parsing is most of the cost.
+ */
+export function lintAndParsePod(text: string): { diagnostics: Diagnostic[]; value?: unknown } {
   const bytes = Buffer.byteLength(text);
   if (bytes > LINT_LIMITS.maxBytes) {
-    return bounded('TSPOD_L_TOO_LARGE', `the file is ${bytes} bytes; pod files are limited to ${LINT_LIMITS.maxBytes} bytes: split it, or check it is the file you meant.`, firstLineRange(text));
+    return { diagnostics: bounded('TSPOD_L_TOO_LARGE', `the file is ${bytes} bytes; pod files are limited to ${LINT_LIMITS.maxBytes} bytes: split it, or check it is the file you meant.`, firstLineRange(text)) };
   }
   const deep = tooDeepAt(text, LINT_LIMITS.maxDepth);
-  if (deep) return bounded('TSPOD_L_TOO_DEEP', `arrays and inline tables nest deeper than ${LINT_LIMITS.maxDepth} levels here: flatten the structure.`, deep);
+  if (deep) return { diagnostics: bounded('TSPOD_L_TOO_DEEP', `arrays and inline tables nest deeper than ${LINT_LIMITS.maxDepth} levels here: flatten the structure.`, deep) };
   let ast;
   try {
     ast = parseTOML(text, { tomlVersion: '1.0.0' });
   } catch (e) {
-    return [syntaxDiagnostic(e, text)];
+    return { diagnostics: [syntaxDiagnostic(e, text)] };
   }
   const first = firstLineRange(text);
   const builder = new TreeBuilder({ start: { line: 1, column: 0 }, end: { line: 1, column: first.end.column - 1 } });
   const tree = builder.build(ast);
   if (builder.count > LINT_LIMITS.maxValues) {
-    return bounded('TSPOD_L_TOO_MANY_VALUES', `the file holds ${builder.count} values; pod files are limited to ${LINT_LIMITS.maxValues}: check it is the file you meant.`, first);
+    return { diagnostics: bounded('TSPOD_L_TOO_MANY_VALUES', `the file holds ${builder.count} values; pod files are limited to ${LINT_LIMITS.maxValues}: check it is the file you meant.`, first) };
   }
-  return runCore(tree, builder.count, poolBound(text), SCHEMA.podFile);
+  return { diagnostics: runCore(tree, builder.count, poolBound(text), SCHEMA.podFile), value: getStaticTOMLValue(ast) };
 }
 
 /** The documents the core knows (core/assembly/lint.ts's schema ids). */

@@ -79,15 +79,23 @@ function readManifest(dir: string): PodManifest | undefined {
   }
 }
 
-/** OOM kills per app, from the app cgroups (kept until gc, so exited pods still tell). */
+let manager: ReturnType<typeof cgroupManager> | undefined;
+
+/**
+ * OOM kills per app with a memory limit, from the app cgroups (kept until gc, so exited pods
+ * still tell). Apps without a limit are not asked: reading cgroups for every pod would make
+ * listing hundreds of pods (reconcile) slow for nothing.
+ */
 function oomKills(m: PodManifest): Map<string, number> {
   const out = new Map<string, number>();
-  if (m.stage1 === 'fly') return out;
-  const manager = cgroupManager();
+  if (m.stage1 === 'fly' || !m.apps.some((a) => a.limits.memory !== undefined)) return out;
+  manager ??= cgroupManager();
   if (manager.isErr()) return out;
+  const cgroups = manager.value;
   m.apps.forEach((a, i) => {
-    const cg = manager.value.open(appCgroupId(m.uuid, i));
-    if (cg.isOk() && cg.value) out.set(a.name, manager.value.oomKilled(cg.value));
+    if (a.limits.memory === undefined) return;
+    const cg = cgroups.open(appCgroupId(m.uuid, i));
+    if (cg.isOk() && cg.value) out.set(a.name, cgroups.oomKilled(cg.value));
   });
   return out;
 }
@@ -97,10 +105,21 @@ function stateOf(dirState: PodDirState, dir: string): PodState {
   return isLocked(dir) ? 'running' : 'exited';
 }
 
-export function podInfo(dataDir: string, dirState: PodDirState, uuid: string): PodInfo {
+/**
+ * A pod as read from disk. `brief` reads only what planning needs (manifest and state), not the
+ * per-app files, cgroups and networks: a reconcile pass lists hundreds of pods.
+ */
+export function podInfo(dataDir: string, dirState: PodDirState, uuid: string, brief = false): PodInfo {
   const dir = podDir(dataDir, dirState, uuid);
   const manifest = readManifest(dir);
   const state = stateOf(dirState, dir);
+  if (brief) {
+    return {
+      uuid, name: manifest?.name ?? '', state, dir, dirState, networks: [],
+      apps: (manifest?.apps ?? []).map((a) => ({ name: a.name, image: a.image.name, imageId: a.image.id })),
+      ...(manifest && { manifest, stage1: manifest.stage1, createdAt: manifest.createdAt }),
+    };
+  }
   const pid = Number(readText(join(dir, POD_FILES.pid)));
   const startedAt = readText(join(dir, POD_FILES.started));
   const createdAt = readText(join(dir, POD_FILES.created));
@@ -126,7 +145,7 @@ export function podInfo(dataDir: string, dirState: PodDirState, uuid: string): P
 }
 
 /** Every pod on the host, oldest first. */
-export function listPods(dataDir: string): PodInfo[] {
+export function listPods(dataDir: string, brief = false): PodInfo[] {
   const pods: PodInfo[] = [];
   for (const dirState of POD_STATES) {
     let names: string[];
@@ -135,7 +154,7 @@ export function listPods(dataDir: string): PodInfo[] {
     } catch {
       continue;
     }
-    for (const uuid of names.filter(isUuid)) pods.push(podInfo(dataDir, dirState, uuid));
+    for (const uuid of names.filter(isUuid)) pods.push(podInfo(dataDir, dirState, uuid, brief));
   }
   return pods.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
 }
