@@ -130,7 +130,7 @@ describe('pod file lint', () => {
     assert.equal(clean.stdout, '');
     const infoOnly = lintCli([join(manifests, 'hello.toml')]);
     assert.equal(infoOnly.status, 0);
-    assert.match(infoOnly.stdout, /^.*hello\.toml:10:9: info TSPOD_L_UNPINNED_IMAGE /);
+    assert.match(infoOnly.stdout, /^.*hello\.toml:14:9: info TSPOD_L_UNPINNED_IMAGE /);
     const bad = lintCli([invalidDir]);
     assert.equal(bad.status, 1);
     const lines = bad.stdout.trim().split('\n');

@@ -9,7 +9,7 @@ export async function podOps(ctx: CommandContext): Promise<PodOps> {
   const dataDir = ctx.globals.dir;
   const net = await netContext(ctx);
   const { preparePod } = await import('../pods/prepare.js');
-  const { listPods, takenNames } = await import('../pods/state.js');
+  const { listPods, podInfo, takenNames } = await import('../pods/state.js');
   const { startPod } = await import('../pods/run.js');
   const { stopPod, removePod } = await import('../pods/lifecycle.js');
   const { fetchImage } = await import('./fetch.js');
@@ -24,7 +24,8 @@ export async function podOps(ctx: CommandContext): Promise<PodOps> {
       return s.locked(() => preparePod({ dataDir, store: s, fetch: (ref) => fetchImage(ctx, s, ref), takenNames: taken }, spec));
     },
     start: (m) => startPod(dataDir, m, { detach: true, configDirs: net.configDirs }),
-    stop: (pod) => stopPod(pod, { force: false, timeoutMs: 10_000 }, net),
+    // Plans list pods briefly: read the pod again (its pid) before stopping it.
+    stop: (pod) => stopPod(podInfo(dataDir, pod.dirState, pod.uuid), { force: false, timeoutMs: 10_000 }, net),
     remove: (pod) => removePod(dataDir, pod, net),
     // Ready: running, and healthy where the app has a health check.
     running: () => new Set(listPods(dataDir).filter((p) => p.state === 'running'
