@@ -10,21 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes } from '../host/src/errors.js';
 import { createCoreHasher, importHashState, type CoreHasher, type HashAlgorithm } from '../host/src/core/hash.js';
+import { prng } from './helpers/prng.js';
 
 const ALGOS: readonly HashAlgorithm[] = ['sha256', 'sha512'];
 const MiB = 1 << 20;
 
-/** mulberry32: small, fast, and good enough to pick lengths and split points. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomData(n: number, seed: number): Buffer {
   const next = prng(seed);

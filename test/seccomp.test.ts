@@ -15,6 +15,7 @@ import {
   type SeccompArch, type SeccompPolicy, type SockFilter, syscallTable, X32_SYSCALL_BIT,
 } from '../host/src/stage1/seccomp.js';
 import { ERRNO, SYSCALLS_AARCH64, SYSCALLS_X86_64 } from '../host/src/stage1/syscalls.js';
+import { prng as rng } from './helpers/prng.js';
 
 // ---------------------------------------------------------------------------------------------
 // A classic-BPF interpreter for seccomp programs (only what the kernel's seccomp checker allows
@@ -93,17 +94,6 @@ function model(policy: SeccompPolicy, arch: SeccompArch, d: SeccompData): number
   return SECCOMP_RET_ALLOW;
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unwrapProgram(policy: SeccompPolicy, arch: SeccompArch): SockFilter[] {
   const r = compileSeccompProgram(policy, arch);

@@ -1,6 +1,7 @@
 // `tspod gc [--grace-period DUR] [--expire-prepared DUR]`: collects exited pods (their cgroups go),
 // deletes collected ones after the grace period, expired prepared pods and crash leftovers.
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
+import { parseDurationMs } from '../pods/spec.js';
 import { netContext, requireRoot } from './pods-cli.js';
 
 const HELP = `Usage: tspod gc [--grace-period DUR] [--expire-prepared DUR]
@@ -9,16 +10,11 @@ const HELP = `Usage: tspod gc [--grace-period DUR] [--expire-prepared DUR]
   --expire-prepared DUR  delete prepared pods older than this (default 24h)
 `;
 
-function duration(s: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(s);
-  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : undefined;
-}
-
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
   const parsed = parseFlags(ctx, 'gc', argv, { 'grace-period': { type: 'string', default: '30m' }, 'expire-prepared': { type: 'string', default: '24h' } }, HELP);
   if (typeof parsed === 'number') return parsed;
-  const graceMs = duration(parsed.values['grace-period']!);
-  const expirePreparedMs = duration(parsed.values['expire-prepared']!);
+  const graceMs = parseDurationMs(parsed.values['grace-period']!);
+  const expirePreparedMs = parseDurationMs(parsed.values['expire-prepared']!);
   if (graceMs === undefined || expirePreparedMs === undefined) return fail(ctx, usageError('gc', 'durations look like 30s, 10m, 24h'));
   const denied = requireRoot(ctx, 'gc');
   if (denied !== undefined) return denied;

@@ -4,6 +4,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
+import { parseDurationMs } from '../pods/spec.js';
 import { requireRoot } from './pods-cli.js';
 import type { Source } from '../apply/reconcile.js';
 
@@ -20,11 +21,6 @@ const OPTIONS = {
   interval: { type: 'string', default: '30s' }, once: { type: 'boolean' }, format: { type: 'string', default: 'text' },
 } as const;
 
-function duration(s: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(s);
-  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : undefined;
-}
-
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
   const isStatus = argv[0] === 'status';
   const parsed = parseFlags(ctx, 'reconcile', isStatus ? argv.slice(1) : argv, OPTIONS, HELP);
@@ -35,7 +31,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   const r = await import('../apply/reconcile.js');
   const set = r.setOf(source);
   if (isStatus) return printStatus(ctx, r.readStatus(ctx.globals.dir, set), set, v.format === 'json');
-  const intervalMs = duration(v.interval!);
+  const intervalMs = parseDurationMs(v.interval!);
   if (intervalMs === undefined) return fail(ctx, usageError('reconcile', '--interval must be a duration like 30s'));
   const denied = requireRoot(ctx, 'reconcile');
   if (denied !== undefined) return denied;

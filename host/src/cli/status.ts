@@ -2,6 +2,7 @@
 // read from disk (correct after a killed CLI or a SIGKILLed pod).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
+import { parseDurationMs } from '../pods/spec.js';
 import { podTime } from './pods-cli.js';
 import type { PodInfo } from '../pods/state.js';
 
@@ -12,11 +13,6 @@ Shows a pod's state, the pid of its init, and each app's exit code once it exite
   --check        also run CNI CHECK on the pod's networks (exit 254 when one is broken)
 `;
 
-function parseDuration(s: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(s);
-  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : undefined;
-}
-
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
   // --wait takes an optional value: normalise "--wait" alone to "--wait=forever".
   const args = argv.map((a) => (a === '--wait' ? '--wait=forever' : a));
@@ -24,7 +20,7 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length !== 1) return fail(ctx, usageError('status', 'name one POD'));
   const wait = parsed.values.wait;
-  const waitMs = wait === undefined ? 0 : wait === 'forever' ? Infinity : parseDuration(wait);
+  const waitMs = wait === undefined ? 0 : wait === 'forever' ? Infinity : parseDurationMs(wait);
   if (waitMs === undefined) return fail(ctx, usageError('status', `--wait ${JSON.stringify(wait)} is not a duration like 10s`));
   const { resolvePod, podInfo } = await import('../pods/state.js');
   const found = resolvePod(ctx.globals.dir, parsed.positionals[0]!);

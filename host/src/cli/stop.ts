@@ -1,6 +1,7 @@
 // `tspod stop [--force] [--timeout DUR] POD...`: SIGTERM to the pod init (forwarded to the apps),
 // SIGKILL after the timeout; --force kills at once.
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
+import { parseDurationMs } from '../pods/spec.js';
 import { netContext, requireRoot } from './pods-cli.js';
 
 const HELP = `Usage: tspod stop [--force] [--timeout DUR] POD...
@@ -13,9 +14,8 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   const parsed = parseFlags(ctx, 'stop', argv, { force: { type: 'boolean' }, timeout: { type: 'string', default: '10s' } }, HELP);
   if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length === 0) return fail(ctx, usageError('stop', 'name at least one POD'));
-  const m = /^(\d+)(ms|s|m)$/.exec(parsed.values.timeout!);
-  if (!m) return fail(ctx, usageError('stop', '--timeout must be a duration like 10s'));
-  const timeoutMs = Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
+  const timeoutMs = parseDurationMs(parsed.values.timeout!);
+  if (timeoutMs === undefined) return fail(ctx, usageError('stop', '--timeout must be a duration like 10s'));
   const denied = requireRoot(ctx, 'stop');
   if (denied !== undefined) return denied;
   const { resolvePod } = await import('../pods/state.js');
