@@ -112,6 +112,15 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
     assert.ok(procCount <= 4, `the pod sees its own processes only (${procCount})`);
   });
 
+  it('--insecure-options=capabilities,paths,seccomp lifts exactly those, with a warning', () => {
+    const r = tspod(['--insecure-options=capabilities,paths,seccomp', 'run', 'example.com/busybox:1', '--exec', '/bin/sh', '--', '-c', 'grep -E "^(CapEff|Seccomp):" /proc/self/status; grep -c " /proc/sys " /proc/mounts; true']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Seccomp:\s+0/);
+    assert.doesNotMatch(r.stdout, /CapEff:\s+00000000a80425fb/, 'more than the default set');
+    assert.match(r.stdout, /^0$/m, '/proc/sys is not remounted read-only');
+    assert.match(r.stderr, /warning: seccomp isolation is disabled/);
+  });
+
   it('capability retain/remove and a seccomp remove set with errno', () => {
     const r = sh('grep CapEff /proc/self/status; chown 1 /tmp 2>&1 | head -1; chmod 700 /tmp 2>&1 | head -1', '@--caps-retain', '@CAP_NET_BIND_SERVICE,CAP_CHOWN', '@--seccomp', '@mode=remove,errno=EACCES,chmod,fchmodat,fchmodat2');
     assert.equal(r.status, 0, r.stderr);

@@ -1,7 +1,7 @@
 // The real pod operations apply and reconcile converge with (apply/converge.ts's PodOps).
 import type { CommandContext } from './command.js';
 import type { PodOps } from '../apply/converge.js';
-import { netContext } from './pods-cli.js';
+import { netContext, runInsecure } from './pods-cli.js';
 import { isRoot, openStore } from './store-cli.js';
 import { err } from '../result.js';
 
@@ -21,7 +21,9 @@ export async function podOps(ctx: CommandContext): Promise<PodOps> {
       const taken = takenNames(dataDir);
       // The pod being replaced keeps its name until the new one is ready to take over.
       if (replacing) taken.delete(replacing);
-      return s.locked(() => preparePod({ dataDir, store: s, fetch: (ref) => fetchImage(ctx, s, ref), takenNames: taken }, spec));
+      const insecure = runInsecure(ctx, spec);
+      const fetchCtx = { ...ctx, globals: { ...ctx.globals, insecure: insecure as CommandContext['globals']['insecure'] } };
+      return s.locked(() => preparePod({ dataDir, store: s, fetch: (ref) => fetchImage(fetchCtx, s, ref), takenNames: taken, insecure }, spec));
     },
     start: (m) => startPod(dataDir, m, { detach: true, configDirs: net.configDirs }),
     // Plans list pods briefly: read the pod again (its pid) before stopping it.

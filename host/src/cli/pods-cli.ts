@@ -19,7 +19,21 @@ export async function prepareFromSpec(ctx: CommandContext, spec: PodSpec): Promi
   const { takenNames } = await import('../pods/state.js');
   const { fetchImage } = await import('./fetch.js');
   const s = store.value;
-  return s.locked(() => preparePod({ dataDir: ctx.globals.dir, store: s, fetch: (ref) => fetchImage(ctx, s, ref), takenNames: takenNames(ctx.globals.dir) }, spec));
+  const insecure = runInsecure(ctx, spec);
+  // A pod file's fetch-time options apply to fetching its images, as the flag's do.
+  const fetchCtx = { ...ctx, globals: { ...ctx.globals, insecure: insecure as CommandContext['globals']['insecure'] } };
+  return s.locked(() => preparePod({ dataDir: ctx.globals.dir, store: s, fetch: (ref) => fetchImage(fetchCtx, s, ref), takenNames: takenNames(ctx.globals.dir), insecure }, spec));
+}
+
+/** The run-time insecure options: the global flag's, plus a pod file's `insecure_options`. */
+export function runInsecure(ctx: CommandContext, spec: PodSpec): Set<string> {
+  const all = new Set<string>(ctx.globals.insecure);
+  const expand: Record<string, string[]> = { 'all-fetch': ['image', 'tls', 'http', 'pubkey'], 'all-run': ['capabilities', 'paths', 'seccomp'] };
+  for (const o of spec.insecureOptions ?? []) for (const x of expand[o] ?? [o]) all.add(x);
+  for (const o of ['capabilities', 'paths', 'seccomp']) {
+    if (all.has(o)) ctx.stderr.write(`tspod: warning: ${o} isolation is disabled (--insecure-options=${o})\n`);
+  }
+  return all;
 }
 
 export function podTime(iso: string | undefined): string {

@@ -48,6 +48,8 @@ export interface PreparedApp {
   readonly groups: readonly number[];
   readonly cwd: string;
   readonly readOnlyRootfs: boolean;
+  /** runc's masked and read-only /proc and /sys paths (off only with --insecure-options=paths). */
+  readonly maskPaths: boolean;
   readonly lowerDirs: readonly string[];
   readonly mounts: ReadonlyArray<{ readonly volume: string; readonly target: string; readonly readOnly: boolean }>;
   readonly limits: { readonly memory?: number; readonly cpuMillis?: number; readonly pids?: number };
@@ -66,6 +68,8 @@ export interface PrepareContext {
   readonly fetch: (ref: string) => Promise<Result<string, TspodError>>;
   /** Names of pods that exist (not garbage), to keep names unique. */
   readonly takenNames: ReadonlySet<string>;
+  /** rkt's run-time --insecure-options: capabilities (all of tspod's), seccomp (no filter), paths (nothing masked). */
+  readonly insecure?: ReadonlySet<string>;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -189,9 +193,10 @@ async function prepareApp(ctx: PrepareContext, spec: PodSpec, app: AppSpec, dir:
   const id = resolveIdentity(lowers.value, app.user ?? m?.user, group, app.supplementaryGids ?? [], app.name);
   if (id.isErr()) return err(id.error);
   const fly = spec.stage1 === 'fly';
-  const caps = fly ? ok(allCapabilities()) : capabilityMask(app.capsRetain, app.capsRemove);
+  const insecure = ctx.insecure ?? new Set<string>();
+  const caps = fly || insecure.has('capabilities') ? ok(allCapabilities()) : capabilityMask(app.capsRetain, app.capsRemove);
   if (caps.isErr()) return err(caps.error);
-  const seccomp = fly ? ok(false) : writeSeccomp(app, dir);
+  const seccomp = fly || insecure.has('seccomp') ? ok(false) : writeSeccomp(app, dir);
   if (seccomp.isErr()) return err(seccomp.error);
   for (const sub of ['rootfs', 'upper', 'work']) mkdirSync(join(appDir(dir, app.name), sub), { recursive: true });
   return ok({
@@ -201,6 +206,7 @@ async function prepareApp(ctx: PrepareContext, spec: PodSpec, app: AppSpec, dir:
     uid: id.value.uid, gid: id.value.gid, groups: id.value.groups,
     cwd: app.workingDir ?? m?.workingDirectory ?? '/',
     readOnlyRootfs: app.readOnlyRootfs ?? false,
+    maskPaths: !insecure.has('paths'),
     lowerDirs: lowers.value,
     mounts: (app.mounts ?? []).map((mt) => ({ volume: mt.volume, target: mt.target, readOnly: mt.readOnly ?? false })),
     limits: {

@@ -104,6 +104,8 @@ export interface PodSpec {
   readonly volumes: readonly VolumeSpec[];
   readonly apps: readonly AppSpec[];
   readonly restart?: RestartSpec;
+  /** A pod file's insecure_options (image, http, tls... for fetching; capabilities, paths, seccomp at run). */
+  readonly insecureOptions?: readonly string[];
   /** Set by `apply`: where the pod was declared, so later applies know which pods are theirs. */
   readonly origin?: PodOrigin;
 }
@@ -231,5 +233,6 @@ export function specFromPodFile(value: unknown, _file: string): Result<PodSpec, 
     volumes: (Array.isArray(root['volume']) ? root['volume'] : []).map(volumeFromFile),
     apps: (Array.isArray(root['app']) ? root['app'] : []).map(appFromFile),
     ...(root['restart'] !== undefined && { restart: restartFromFile(obj(root['restart'])) }),
+    ...(root['insecure_options'] !== undefined && { insecureOptions: strs(root['insecure_options']) }),
   });
 }

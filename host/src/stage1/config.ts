@@ -56,8 +56,10 @@ function appBlock(m: PodManifest, app: PreparedApp, dir: string, o: RunOptions):
   if (app.readOnlyRootfs) out += confLine('read-only', 1);
   out += volumeLines(m, app, dir);
   for (const f of ['hosts', 'hostname', 'resolv.conf']) out += confLine('file', join(dir, POD_FILES.etc, f), `/etc/${f}`);
-  for (const p of MASKED_PATHS) out += confLine('masked', p);
-  for (const p of READ_ONLY_PATHS) out += confLine('read-only-path', p);
+  if (app.maskPaths !== false) {
+    for (const p of MASKED_PATHS) out += confLine('masked', p);
+    for (const p of READ_ONLY_PATHS) out += confLine('read-only-path', p);
+  }
   for (const arg of app.exec) out += confLine('arg', arg);
   for (const e of app.env) out += confLine('env', e);
   out += confLine('cwd', app.cwd) + confLine('uid', app.uid) + confLine('gid', app.gid);

@@ -1,5 +1,6 @@
 // What a pod's apps may do, decided here and handed to the stage1 as data: capability sets, the
 // paths hidden or made read-only in /proc and /sys (runc's defaults), and the identity rules.
+import { readFileSync } from 'node:fs';
 import { ErrorCodes, tspodError, type TspodError } from '../errors.js';
 import { err, ok, type Result } from '../result.js';
 
@@ -54,9 +55,18 @@ export function capabilityMask(retain: readonly string[] | undefined, remove: re
   return ok(mask);
 }
 
-/** Every capability: the fly stage1 isolates nothing. */
+/**
+ * Every capability tspod itself holds (its permitted set): what "all" can mean for fly pods and
+ * --insecure-options=capabilities. A sandboxed host may lack some, and asking for more fails.
+ */
 export function allCapabilities(): bigint {
-  return Object.values(CAPABILITIES).reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
+  const all = Object.values(CAPABILITIES).reduce((m, bit) => m | (1n << BigInt(bit)), 0n);
+  try {
+    const prm = /^CapPrm:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return prm ? BigInt(`0x${prm}`) & all : all;
+  } catch {
+    return all;
+  }
 }
 
 function unknownCap(name: string): TspodError {
