@@ -177,6 +177,18 @@ describe('apply, diff, delete, reconcile', { skip: ready ? false : 'needs root, 
     const sr = tspod(['run', sick]);
     assert.equal(sr.status, 137, 'killed for failing its health check, restarted twice, then given up');
     assert.match(tspod(['status', 'sick']).stdout, /app-main=137 restarts=2 health=unhealthy/);
+    // An exec check runs inside the app (its root, its seccomp filter), never on the host.
+    const inside = join(work, 'inside.toml');
+    writeFileSync(inside, 'apiVersion = "tspod/v1"\nkind = "Pod"\nname = "inside"\n[network]\nmode = "none"\n[[app]]\nname = "main"\nimage = "example.com/busybox:1"\nexec = ["/bin/sh", "-c", "echo > /app-marker; sleep 60"]\n[app.health]\nexec = ["/bin/sh", "-c", "test -e /app-marker && echo > /check-was-here"]\ninterval = "100ms"\nretries = 3\n');
+    assert.equal(tspod(['run', '--detach', inside]).status, 0);
+    let health = '';
+    for (let i = 0; i < 50 && !health.includes('health=healthy'); i++) {
+      spawnSync('sleep', ['0.1']);
+      health = tspod(['status', 'inside']).stdout;
+    }
+    assert.match(health, /health=healthy/, 'the check sees the app\'s files, under the default seccomp filter');
+    assert.ok(!existsSync('/check-was-here'), 'and writes nothing on the host');
+    tspod(['stop', '--force', 'inside']);
     // A dependency with an HTTP health check: its dependant starts once it is healthy.
     const deps = join(work, 'deps');
     mkdirSync(deps);

@@ -234,6 +234,36 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
     assert.equal(r.stdout, 'second layer\nyes\n1000\n');
   });
 
+  it('an image\'s symlinks never lead stage1 outside the root; read-only volumes are read-only all the way down', () => {
+    // An image whose /etc is a symlink to a host directory: /etc/hosts must land inside the root.
+    const hostDir = join(work, 'host-etc');
+    mkdirSync(hostDir);
+    const layout = join(work, 'evil');
+    mkdirSync(join(layout, 'rootfs', 'bin'), { recursive: true });
+    copyFileSync('/bin/busybox', join(layout, 'rootfs', 'bin', 'busybox'));
+    chmodSync(join(layout, 'rootfs', 'bin', 'busybox'), 0o755);
+    symlinkSync('busybox', join(layout, 'rootfs', 'bin', 'sh'));
+    symlinkSync(hostDir, join(layout, 'rootfs', 'etc'));
+    writeFileSync(join(layout, 'manifest'), JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/evil',
+      labels: [{ name: 'version', value: '1' }, { name: 'os', value: 'linux' }, { name: 'arch', value: 'amd64' }], app: { exec: ['/bin/sh', '-c', 'cat /etc/hostname'], user: '0', group: '0' } }));
+    assert.equal(tspod(['image', 'build', layout, join(work, 'evil.aci')]).status, 0);
+    assert.equal(tspod(['--insecure-options=image', 'fetch', join(work, 'evil.aci')]).status, 0);
+    const r = tspod(['run', '--hostname', 'contained', 'example.com/evil:1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'contained\n');
+    assert.deepEqual(readdirSync(hostDir), [], 'nothing was created in the host directory the symlink names');
+    // A recursive read-only volume: its submount is read-only too.
+    const vol = join(work, 'ro-vol');
+    mkdirSync(join(vol, 'sub'), { recursive: true });
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(vol, 'sub')]).status, 0);
+    try {
+      const ro = tspod(['run', '--volume', `v,kind=host,source=${vol},readOnly=true`, 'example.com/busybox:1', '--mount', 'volume=v,target=/v', '--exec', '/bin/sh', '--', '-c', 'touch /v/sub/x 2>/dev/null && echo WROTE; touch /v/y 2>/dev/null && echo WROTE-TOP; echo done']);
+      assert.equal(ro.stdout, 'done\n', ro.stderr);
+    } finally {
+      spawnSync('umount', [join(vol, 'sub')]);
+    }
+  });
+
   it('fly: host namespaces, chroot into the image, status says nothing is isolated', () => {
     const hostName = spawnSync('hostname', { encoding: 'utf8' }).stdout.trim();
     const r = tspod(['run', '--stage1', 'fly', '--name', 'flyer', 'example.com/busybox:1', '--exec', '/bin/sh', '--', '-c', 'hostname; ls /proc | grep -c "^[0-9]"; test -x /bin/busybox && echo chrooted']);

@@ -40,6 +40,7 @@
 #include <sys/signalfd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <linux/openat2.h>
 #include <sys/prctl.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -103,6 +104,8 @@ struct app {
   uint64_t caps;
   int nnp;
   char *seccomp;
+  struct sock_filter *filter;
+  unsigned short filter_len;
   int oom_score_adj, has_oom;
   char *exit_file;
   char *stdout_file, *stderr_file;
@@ -119,6 +122,7 @@ struct app {
   long long health_interval_ms, health_timeout_ms, next_check_ms, check_deadline_ms;
   int health_retries, health_failures;
   pid_t checker;
+  int instance, checker_instance; /* a check's result counts only for the instance it checked */
   char *health_file;
 };
 
@@ -244,7 +248,10 @@ static void pod_key(struct pod *p, struct app **cur, char *k, char *v) {
   }
   else if (!strcmp(k, "cgroup-procs")) push(&p->cgroup_procs, v, k);
   else if (!strcmp(k, "pid-file")) p->pid_file = unescape(v);
-  else if (!strcmp(k, "log-max-bytes")) log_max_bytes = (off_t)number(v, k);
+  else if (!strcmp(k, "log-max-bytes")) {
+    log_max_bytes = (off_t)number(v, k);
+    if (log_max_bytes < 4096) die("config: log-max-bytes %s is under 4096", v);
+  }
   else if (!strcmp(k, "restart-policy")) p->restart_policy = !strcmp(v, "always") ? 2 : !strcmp(v, "on-failure") ? 1 : 0;
   else if (!strcmp(k, "restart-backoff-initial-ms")) p->backoff_initial_ms = number(v, k);
   else if (!strcmp(k, "restart-backoff-max-ms")) p->backoff_max_ms = number(v, k);
@@ -323,6 +330,15 @@ static void write_file(const char *path, const char *data) {
   close(fd);
 }
 
+/* In the init a failed status write is reported, never fatal: ending the init would kill the pod. */
+static void write_new_file_soft(const char *path, const char *data) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write(fd, data, strlen(data)) < 0 || rename(tmp, path) < 0) fprintf(stderr, "tspod-stage1: cannot record %s: %s\n", path, strerror(errno));
+  if (fd >= 0) close(fd);
+}
+
 static void write_new_file(const char *path, const char *data) {
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -334,43 +350,116 @@ static void write_new_file(const char *path, const char *data) {
   if (rename(tmp, path) < 0) die("rename %s", path);
 }
 
-static void mkdirs(const char *path, mode_t mode) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(buf, mode) < 0 && errno != EEXIST) die("mkdir %s", buf);
-    *p = '/';
-  }
-  if (mkdir(buf, mode) < 0 && errno != EEXIST) die("mkdir %s", buf);
-}
-
-static void touch(const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) die("create %s", path);
-  close(fd);
-}
-
 static void xmount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
   if (mount(src, dst, type, flags, data) < 0) die("mount %s on %s (%s)", src ? src : "none", dst, type ? type : "bind");
 }
 
-/* Joins root and an absolute path inside it. The targets come from stage0, which refused "..";
- * the kernel resolves them after pivot_root is not yet done, so symlinks in the image could
- * still point out: every target is checked with realpath to stay under the root. */
-static void inside(const char *root, const char *path, char *out, size_t size) {
-  snprintf(out, size, "%s%s", root, path);
+/* ---- paths inside the app root ------------------------------------------------------------
+ * Every mount target is created and opened relative to the root with openat2(RESOLVE_IN_ROOT):
+ * an image's symlinks (etc -> /etc) resolve inside the root, never to the host, and nothing is
+ * created, deleted or mounted outside it. Mounts go through the /proc/self/fd/N of the target. */
+
+static int root_fd = -1;
+
+static int open_in_root(const char *path, int flags) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  while (*path == '/') path++;
+  return (int)syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof how);
 }
 
-static void check_under(const char *root, const char *path) {
-  char real[4096];
-  if (!realpath(path, real)) die("resolve %s", path);
-  size_t n = strlen(root);
-  if (strncmp(real, root, n) != 0 || (real[n] != 0 && real[n] != '/')) {
-    errno = 0;
-    die("%s resolves to %s, outside the app root", path, real);
+/* mkdir -p inside the root; an O_PATH descriptor of the directory. A component that is a symlink
+ * is followed inside the root, and what it points at is created there too (as runc does), so an
+ * image's `etc -> /somewhere` gets /somewhere made inside the root, never on the host. */
+static int mkdirs_in_root_depth(const char *path, mode_t mode, int depth) {
+  if (depth > 16) {
+    errno = ELOOP;
+    die("create %s in the app root", path);
   }
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  size_t len = strlen(buf);
+  for (size_t i = 1; i <= len; i++) {
+    if (buf[i] != '/' && buf[i] != 0) continue;
+    char saved = buf[i];
+    buf[i] = 0;
+    char *slash = strrchr(buf, '/');
+    *slash = 0;
+    int parent = open_in_root(*buf ? buf : "/", O_PATH | O_DIRECTORY);
+    *slash = '/';
+    if (parent < 0) die("open %s in the app root", buf);
+    if (mkdirat(parent, slash + 1, mode) < 0 && errno != EEXIST) die("mkdir %s in the app root", buf);
+    int here = open_in_root(buf, O_PATH | O_DIRECTORY);
+    if (here < 0 && errno == ENOENT) {
+      /* A symlink to a place the image lacks: make that place, inside the root. */
+      char link[4096], target[4096];
+      ssize_t n = readlinkat(parent, slash + 1, link, sizeof link - 1);
+      if (n <= 0) die("open %s in the app root", buf);
+      link[n] = 0;
+      *slash = 0;
+      if (link[0] == '/') snprintf(target, sizeof target, "%s", link);
+      else snprintf(target, sizeof target, "%s/%s", buf, link);
+      *slash = '/';
+      close(mkdirs_in_root_depth(target, mode, depth + 1));
+      here = open_in_root(buf, O_PATH | O_DIRECTORY);
+    }
+    if (here < 0) die("open %s in the app root", buf);
+    close(here);
+    close(parent);
+    buf[i] = saved;
+  }
+  int fd = open_in_root(path, O_PATH | O_DIRECTORY);
+  if (fd < 0) die("open %s in the app root", path);
+  return fd;
+}
+
+static int mkdirs_in_root(const char *path, mode_t mode) {
+  return mkdirs_in_root_depth(path, mode, 0);
+}
+
+/* A regular file at PATH inside the root (a symlink or other node there is replaced). */
+static int file_in_root(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  const char *name = path + (slash - dir) + 1;
+  *slash = 0;
+  int parent = mkdirs_in_root(*dir ? dir : "/", 0755);
+  struct stat st;
+  if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) && unlinkat(parent, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) die("replace %s in the app root", path);
+  int fd = openat(parent, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) die("create %s in the app root", path);
+  close(fd);
+  close(parent);
+  fd = open_in_root(path, O_PATH);
+  if (fd < 0) die("open %s in the app root", path);
+  return fd;
+}
+
+static const char *fd_path(int fd, char *buf, size_t size) {
+  snprintf(buf, size, "/proc/self/fd/%d", fd);
+  return buf;
+}
+
+/* Mounts on an in-root target; closes the target's descriptor. */
+static void mount_at(const char *src, int target, const char *type, unsigned long flags, const char *data, const char *what) {
+  char p[64];
+  if (mount(src, fd_path(target, p, sizeof p), type, flags, data) < 0) die("mount %s on %s", src ? src : type, what);
+  close(target);
+}
+
+/* Read-only without touching the mount's other flags (nosuid, nodev, noexec stay), recursively
+ * when asked (MS_REMOUNT|MS_REC leaves submounts writable and drops those flags). */
+static void make_read_only(const char *path, int recursive) {
+  int fd = open_in_root(path, O_PATH);
+  if (fd < 0) die("open %s in the app root", path);
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0) die("make %s read-only", path);
+  close(fd);
 }
 
 /* ---- the app's root -------------------------------------------------------------------- */
@@ -401,111 +490,88 @@ static const struct devnode DEVICES[] = {
   {"random", S_IFCHR | 0666, 1, 8}, {"urandom", S_IFCHR | 0666, 1, 9}, {"tty", S_IFCHR | 0666, 5, 0},
 };
 
-static void mount_dev(const char *root) {
-  char dev[4096], p[4096];
-  inside(root, "/dev", dev, sizeof dev);
-  mkdirs(dev, 0755);
-  check_under(root, dev);
-  xmount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+static void mount_dev(void) {
+  char p[64];
+  mount_at("tmpfs", mkdirs_in_root("/dev", 0755), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev");
+  int dev = open_in_root("/dev", O_PATH | O_DIRECTORY);
+  if (dev < 0) die("open /dev in the app root");
   for (size_t i = 0; i < sizeof DEVICES / sizeof *DEVICES; i++) {
-    snprintf(p, sizeof p, "%s/%s", dev, DEVICES[i].name);
-    if (mknod(p, DEVICES[i].mode, makedev(DEVICES[i].maj, DEVICES[i].min)) < 0) die("mknod %s", p);
-    chmod(p, DEVICES[i].mode & 07777);
+    if (mknodat(dev, DEVICES[i].name, DEVICES[i].mode, makedev(DEVICES[i].maj, DEVICES[i].min)) < 0) die("mknod /dev/%s", DEVICES[i].name);
+    int node = openat(dev, DEVICES[i].name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (node < 0 || chmod(fd_path(node, p, sizeof p), DEVICES[i].mode & 07777) < 0) die("chmod /dev/%s", DEVICES[i].name);
+    close(node);
   }
-  snprintf(p, sizeof p, "%s/pts", dev);
-  mkdirs(p, 0755);
-  xmount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-  snprintf(p, sizeof p, "%s/ptmx", dev);
-  if (symlink("pts/ptmx", p) < 0) die("symlink %s", p);
-  snprintf(p, sizeof p, "%s/shm", dev);
-  mkdirs(p, 01777);
-  xmount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
-  snprintf(p, sizeof p, "%s/mqueue", dev);
-  mkdirs(p, 0755);
-  if (mount("mqueue", p, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 && errno != EPERM) die("mount mqueue");
+  mount_at("devpts", mkdirs_in_root("/dev/pts", 0755), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", "/dev/pts");
+  if (symlinkat("pts/ptmx", dev, "ptmx") < 0) die("symlink /dev/ptmx");
+  mount_at("shm", mkdirs_in_root("/dev/shm", 01777), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k", "/dev/shm");
+  int mq = mkdirs_in_root("/dev/mqueue", 0755);
+  if (mount("mqueue", fd_path(mq, p, sizeof p), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 && errno != EPERM) die("mount mqueue");
+  close(mq);
   const char *links[][2] = {{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
-  for (size_t i = 0; i < 4; i++) {
-    snprintf(p, sizeof p, "%s/%s", dev, links[i][1]);
-    if (symlink(links[i][0], p) < 0) die("symlink %s", p);
-  }
+  for (size_t i = 0; i < 4; i++) if (symlinkat(links[i][0], dev, links[i][1]) < 0) die("symlink /dev/%s", links[i][1]);
+  close(dev);
 }
 
-static void mount_proc_sys(const char *root, int fly) {
-  char p[4096];
-  inside(root, "/proc", p, sizeof p);
-  mkdirs(p, 0555);
-  check_under(root, p);
-  if (fly) xmount("/proc", p, NULL, MS_BIND | MS_REC, NULL);
-  else xmount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  inside(root, "/sys", p, sizeof p);
-  mkdirs(p, 0555);
-  check_under(root, p);
+static void mount_proc_sys(int fly) {
+  int proc = mkdirs_in_root("/proc", 0555);
+  if (fly) mount_at("/proc", proc, NULL, MS_BIND | MS_REC, NULL, "/proc");
+  else mount_at("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc");
+  int sys = mkdirs_in_root("/sys", 0555);
+  char p[64];
   if (fly) {
-    xmount("/sys", p, NULL, MS_BIND | MS_REC, NULL);
-  } else if (mount("sysfs", p, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0) {
+    mount_at("/sys", sys, NULL, MS_BIND | MS_REC, NULL, "/sys");
+  } else if (mount("sysfs", fd_path(sys, p, sizeof p), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) == 0) {
+    close(sys);
+  } else {
     /* sysfs needs a network namespace of our own; with the host's, bind it read-only instead. */
-    xmount("/sys", p, NULL, MS_BIND | MS_REC, NULL);
-    xmount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
+    mount_at("/sys", sys, NULL, MS_BIND | MS_REC, NULL, "/sys");
+    make_read_only("/sys", 1);
   }
 }
 
-static void bind_volume(const char *root, char *spec) {
+static void bind_volume(char *spec) {
   char *f[4];
   if (fields(spec, f, 4) != 4) die("config: bad bind %s", spec);
-  char target[4096];
   struct stat st;
   if (stat(f[0], &st) < 0) die("volume source %s", f[0]);
-  inside(root, f[1], target, sizeof target);
-  if (S_ISDIR(st.st_mode)) mkdirs(target, 0755);
-  else touch(target);
-  check_under(root, target);
-  unsigned long rec = strcmp(f[3], "rec") == 0 ? MS_REC : 0;
-  xmount(f[0], target, NULL, MS_BIND | rec, NULL);
-  if (!strcmp(f[2], "ro")) xmount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | rec, NULL);
+  int target = S_ISDIR(st.st_mode) ? mkdirs_in_root(f[1], 0755) : file_in_root(f[1]);
+  int rec = strcmp(f[3], "rec") == 0;
+  mount_at(f[0], target, NULL, MS_BIND | (rec ? MS_REC : 0), NULL, f[1]);
+  if (!strcmp(f[2], "ro")) make_read_only(f[1], rec);
 }
 
-static void mount_tmpfs(const char *root, char *spec) {
+static void mount_tmpfs(char *spec) {
   char *f[3];
   if (fields(spec, f, 3) != 3) die("config: bad tmpfs %s", spec);
-  char target[4096], opts[128];
-  inside(root, f[0], target, sizeof target);
-  mkdirs(target, 0755);
-  check_under(root, target);
+  char opts[128];
   snprintf(opts, sizeof opts, "size=%s,mode=%s", f[1], f[2]);
-  xmount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+  mount_at("tmpfs", mkdirs_in_root(f[0], 0755), "tmpfs", MS_NOSUID | MS_NODEV, opts, f[0]);
 }
 
-static void bind_file(const char *root, char *spec) {
+/* Generated files (/etc/hosts...): an image's symlink there is replaced, never written through. */
+static void bind_file(char *spec) {
   char *f[2];
   if (fields(spec, f, 2) != 2) die("config: bad file %s", spec);
-  char target[4096], dir[4096];
-  inside(root, f[1], target, sizeof target);
-  snprintf(dir, sizeof dir, "%s", target);
-  *strrchr(dir, '/') = 0;
-  mkdirs(dir, 0755);
-  struct stat st;
-  /* An image may ship /etc/hosts as a symlink: replace the name, never write through it. */
-  if (lstat(target, &st) == 0 && !S_ISREG(st.st_mode)) unlink(target);
-  touch(target);
-  check_under(root, target);
-  xmount(f[0], target, NULL, MS_BIND, NULL);
-  xmount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+  mount_at(f[0], file_in_root(f[1]), NULL, MS_BIND, NULL, f[1]);
+  make_read_only(f[1], 0);
 }
 
-static void mask_paths(const char *root, struct app *a) {
-  char p[4096];
+static void mask_paths(struct app *a) {
   struct stat st;
   for (int i = 0; i < a->masked.n; i++) {
-    inside(root, a->masked.v[i], p, sizeof p);
-    if (lstat(p, &st) < 0) continue;
-    if (S_ISDIR(st.st_mode)) xmount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0");
-    else xmount("/dev/null", p, NULL, MS_BIND, NULL);
+    int fd = open_in_root(a->masked.v[i], O_PATH | O_NOFOLLOW);
+    if (fd < 0) continue;
+    if (fstat(fd, &st) < 0) die("stat %s", a->masked.v[i]);
+    if (S_ISDIR(st.st_mode)) mount_at("tmpfs", fd, "tmpfs", MS_RDONLY, "size=0", a->masked.v[i]);
+    else mount_at("/dev/null", fd, NULL, MS_BIND, NULL, a->masked.v[i]);
   }
   for (int i = 0; i < a->ropaths.n; i++) {
-    inside(root, a->ropaths.v[i], p, sizeof p);
-    if (lstat(p, &st) < 0) continue;
-    xmount(p, p, NULL, MS_BIND | MS_REC, NULL);
-    xmount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
+    int fd = open_in_root(a->ropaths.v[i], O_PATH | O_NOFOLLOW);
+    if (fd < 0) continue;
+    char p[64];
+    fd_path(fd, p, sizeof p);
+    mount_at(p, fd, NULL, MS_BIND | MS_REC, NULL, a->ropaths.v[i]);
+    make_read_only(a->ropaths.v[i], 1);
   }
 }
 
@@ -521,27 +587,25 @@ static void build_root(struct pod *p, struct app *a) {
   if (unshare(CLONE_NEWNS) < 0) die("unshare the app's mount namespace");
   xmount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
   mount_root(a);
-  const char *root = a->rootfs;
-  mount_proc_sys(root, p->fly);
+  root_fd = open(a->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) die("open the app root %s", a->rootfs);
+  mount_proc_sys(p->fly);
+  if (p->fly) mount_at("/dev", mkdirs_in_root("/dev", 0755), NULL, MS_BIND | MS_REC, NULL, "/dev");
+  else mount_dev();
+  for (int i = 0; i < a->binds.n; i++) bind_volume(a->binds.v[i]);
+  for (int i = 0; i < a->tmpfs.n; i++) mount_tmpfs(a->tmpfs.v[i]);
+  for (int i = 0; i < a->files.n; i++) bind_file(a->files.v[i]);
+  if (!p->fly) mask_paths(a);
+  /* The root itself only: volumes keep their own mode. */
+  if (a->read_only) make_read_only("/", 0);
+  close(root_fd);
+  root_fd = -1;
   if (p->fly) {
-    char d[4096];
-    inside(root, "/dev", d, sizeof d);
-    mkdirs(d, 0755);
-    xmount("/dev", d, NULL, MS_BIND | MS_REC, NULL);
-  } else {
-    mount_dev(root);
-  }
-  for (int i = 0; i < a->binds.n; i++) bind_volume(root, a->binds.v[i]);
-  for (int i = 0; i < a->tmpfs.n; i++) mount_tmpfs(root, a->tmpfs.v[i]);
-  for (int i = 0; i < a->files.n; i++) bind_file(root, a->files.v[i]);
-  if (!p->fly) mask_paths(root, a);
-  if (a->read_only) xmount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
-  if (p->fly) {
-    if (chroot(root) < 0 || chdir("/") < 0) die("chroot %s", root);
+    if (chroot(a->rootfs) < 0 || chdir("/") < 0) die("chroot %s", a->rootfs);
   } else {
     /* pivot_root needs the new root to be a mount point not shared with the parent. */
-    xmount(NULL, root, NULL, MS_PRIVATE, NULL);
-    enter_root(root);
+    xmount(NULL, a->rootfs, NULL, MS_PRIVATE, NULL);
+    enter_root(a->rootfs);
   }
 }
 
@@ -579,22 +643,25 @@ static void set_identity(struct app *a, int set_capabilities) {
   set_caps(a->caps);
 }
 
-/* Read while the host path is still reachable (before pivot_root), installed last. */
-static struct sock_filter seccomp_prog[4096];
-static struct sock_fprog seccomp_fprog;
-
-static void read_seccomp(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die("open seccomp filter %s", path);
-  ssize_t n = read(fd, seccomp_prog, sizeof seccomp_prog);
+/* Each app's filter, read by the init from the host path before any app starts (children and
+ * health checks inherit it), installed last. */
+static void read_seccomp(struct app *a) {
+  int fd = open(a->seccomp, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("open seccomp filter %s", a->seccomp);
+  struct stat st;
+  if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) || st.st_size > 4096 * (off_t)sizeof(struct sock_filter)) {
+    errno = 0;
+    die("seccomp filter %s is empty, not whole instructions, or over 4096 of them", a->seccomp);
+  }
+  a->filter = xcalloc((size_t)st.st_size, 1);
+  if (read(fd, a->filter, (size_t)st.st_size) != st.st_size) die("read seccomp filter %s", a->seccomp);
   close(fd);
-  if (n <= 0 || n % sizeof(struct sock_filter)) die("seccomp filter %s is empty or not whole instructions", path);
-  seccomp_fprog.len = (unsigned short)(n / sizeof(struct sock_filter));
-  seccomp_fprog.filter = seccomp_prog;
+  a->filter_len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
 }
 
-static void load_seccomp(void) {
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &seccomp_fprog) < 0) die("install the seccomp filter");
+static void load_seccomp(struct app *a) {
+  struct sock_fprog prog = {a->filter_len, a->filter};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) die("install the seccomp filter");
 }
 
 /* CVE-2024-21626: nothing but 0-2 may reach the app; everything else is closed. */
@@ -650,11 +717,11 @@ static void confine_and_exec(struct pod *p, struct app *a) {
     /* Without no_new_privs the kernel wants CAP_SYS_ADMIN to install a filter: do it while the
      * effective set still has it (as runc does); the filter then also covers the steps below, so
      * a retain list must allow them. With no_new_privs it goes last, just before execve. */
-    if (a->seccomp && !a->nnp) load_seccomp();
+    if (a->seccomp && !a->nnp) load_seccomp(a);
     set_identity(a, 1);
     if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
     close_extra_fds();
-    if (a->seccomp && a->nnp) load_seccomp();
+    if (a->seccomp && a->nnp) load_seccomp(a);
   } else {
     set_identity(a, 0);
     close_extra_fds();
@@ -665,8 +732,6 @@ static void confine_and_exec(struct pod *p, struct app *a) {
 static void start_app(struct pod *p, struct app *a) {
   /* Before anything else, so every byte the app maps is charged to its limits. */
   join_app_cgroups(a);
-  /* Host paths first: after pivot_root they are out of reach. */
-  if (a->seccomp) read_seccomp(a->seccomp);
   build_root(p, a);
   confine_and_exec(p, a);
 }
@@ -675,7 +740,7 @@ static void record_exit(struct app *a, int status) {
   char v[64];
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   snprintf(v, sizeof v, "%d\n", code);
-  if (a->exit_file) write_new_file(a->exit_file, v);
+  if (a->exit_file) write_new_file_soft(a->exit_file, v);
   a->done = 1;
 }
 
@@ -703,11 +768,12 @@ struct log {
 static struct log logs[MAX_APPS * 2];
 static int nlogs;
 
+/* -1 when it cannot be opened: that output is lost, the pod goes on. */
 static int open_log(const char *path, off_t *size) {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) die("open log %s", path);
   struct stat st;
-  *size = fstat(fd, &st) == 0 ? st.st_size : 0;
+  *size = fd >= 0 && fstat(fd, &st) == 0 ? st.st_size : 0;
+  if (fd < 0) fprintf(stderr, "tspod-stage1: cannot open log %s: %s\n", path, strerror(errno));
   return fd;
 }
 
@@ -723,6 +789,8 @@ static void rotate(struct log *l) {
   snprintf(to, sizeof to, "%s.1", l->path);
   rename(l->path, to);
   l->fd = open_log(l->path, &l->size);
+  /* A file that could not be moved away starts over as empty for the count, not rotated again. */
+  if (l->size >= log_max_bytes) l->size = 0;
 }
 
 /* Creates the pipe an app writes one stream to; returns the write end for the app. */
@@ -747,13 +815,14 @@ static void drain_log(struct log *l) {
   }
   /* Pieces end exactly at the size limit, so every kept file is at most log_max_bytes. */
   for (ssize_t off = 0; off < n;) {
+    if (l->size >= log_max_bytes) rotate(l);
+    if (l->fd < 0) return;
     ssize_t room = (ssize_t)(log_max_bytes - l->size);
     size_t piece = (size_t)(n - off < room ? n - off : room);
     ssize_t w = write(l->fd, buf + off, piece);
-    if (w < 0) return; /* a full disk loses output, never the pod */
+    if (w <= 0) return; /* a full disk loses output, never the pod */
     off += w;
     l->size += w;
-    if (l->size >= log_max_bytes) rotate(l);
   }
 }
 
@@ -785,6 +854,7 @@ static void spawn_app(struct pod *p, struct app *a, sigset_t *old) {
     start_app(p, a);
   }
   a->pid = pid;
+  a->instance++;
   a->started_ms = now_ms();
   a->restart_at_ms = 0;
   a->health_failures = 0;
@@ -794,6 +864,8 @@ static void spawn_app(struct pod *p, struct app *a, sigset_t *old) {
 /* The app is over for good: its log pipes may now reach end-of-file. */
 static void finish_app(struct app *a) {
   a->done = 1;
+  a->pid = 0;
+  if (a->checker > 0) kill(a->checker, SIGKILL);
   if (a->out_w >= 0) close(a->out_w);
   if (a->err_w >= 0) close(a->err_w);
   a->out_w = a->err_w = -1;
@@ -823,7 +895,7 @@ static void restart_due(struct pod *p, sigset_t *old) {
     if (a->restarts_file) {
       char v[32];
       snprintf(v, sizeof v, "%d\n", a->restarts);
-      write_new_file(a->restarts_file, v);
+      write_new_file_soft(a->restarts_file, v);
     }
     spawn_app(p, a, old);
   }
@@ -840,9 +912,12 @@ static int has_health(struct app *a) {
 }
 
 /* An HTTP GET in the pod's network namespace (the init's): 2xx or 3xx is healthy. */
-static int http_check(int port, const char *path) {
+static int http_check(int port, const char *path, long long timeout_ms) {
   int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return 1;
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {htonl(INADDR_LOOPBACK)}};
   if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) return 1;
   char req[1024], resp[64] = {0};
@@ -855,11 +930,17 @@ static int http_check(int port, const char *path) {
 
 /* An exec check runs like `enter`: in the app's mount namespace, confined as the app. */
 static void exec_check(struct pod *p, struct app *a) {
+  /* The init's /proc is the pod's (run_init mounts it), so the pid is the app's own; a fly app
+   * lives in a chroot inside its mount namespace, which setns alone would not enter. */
   char path[64];
+  snprintf(path, sizeof path, "/proc/%d/root", a->pid);
+  int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   snprintf(path, sizeof path, "/proc/%d/ns/mnt", a->pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || setns(fd, CLONE_NEWNS) < 0) _exit(1);
+  if (root < 0 || fd < 0 || setns(fd, CLONE_NEWNS) < 0) _exit(1);
   close(fd);
+  if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0) _exit(1);
+  close(root);
   a->args = a->health_exec;
   int devnull = open("/dev/null", O_RDWR);
   if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
@@ -871,19 +952,23 @@ static void start_check(struct pod *p, struct app *a, sigset_t *old) {
   if (pid < 0) return;
   if (pid == 0) {
     sigprocmask(SIG_SETMASK, old, NULL);
-    if (a->health_port > 0) _exit(http_check(a->health_port, a->health_path));
+    /* Not the log pipes, nor anything else of the init's: a stuck check must not hold them. */
+    syscall(SYS_close_range, 3, ~0U, 0);
+    if (a->health_port > 0) _exit(http_check(a->health_port, a->health_path, a->health_timeout_ms));
     exec_check(p, a);
   }
   a->checker = pid;
+  a->checker_instance = a->instance;
   a->check_deadline_ms = now_ms() + a->health_timeout_ms;
 }
 
 static void set_health(struct app *a, const char *state) {
-  if (a->health_file) write_new_file(a->health_file, state);
+  if (a->health_file) write_new_file_soft(a->health_file, state);
 }
 
 static void check_result(struct app *a, int healthy) {
   a->checker = 0;
+  if (a->checker_instance != a->instance || a->done || a->pid <= 0) return;
   a->next_check_ms = now_ms() + a->health_interval_ms;
   if (healthy) {
     a->health_failures = 0;
@@ -914,6 +999,7 @@ static int poll_timeout(struct pod *p) {
   long long next = -1, now = now_ms();
   for (int i = 0; i < p->napps; i++) {
     struct app *a = &p->apps[i];
+    if (a->done) continue;
     long long t[3] = {a->restart_at_ms, has_health(a) && a->pid > 0 && !a->checker ? a->next_check_ms : 0, a->checker ? a->check_deadline_ms : 0};
     for (int k = 0; k < 3; k++) if (t[k] > 0 && (next < 0 || t[k] < next)) next = t[k];
   }
@@ -931,6 +1017,7 @@ static int reap(struct pod *p, int *first_failure) {
       struct app *a = &p->apps[i];
       if (a->checker == pid) {
         check_result(a, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        a->checker = 0;
         continue;
       }
       if (a->pid != pid || a->done) continue;
@@ -955,12 +1042,19 @@ static int run_init(struct pod *p) {
   }
   /* Apps must not see the init through /proc/1 (its exe, its fds). */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  /* Signals arrive through a signalfd, so one poll() waits for exits, signals, output and timers. */
+  /* This mount namespace's /proc is still the host's: a fresh one makes /proc/PID the pod's PIDs
+   * (health checks join an app through it). Not seen outside: / is a slave here. */
+  if (!p->fly) xmount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  for (int i = 0; i < p->napps; i++) if (p->apps[i].seccomp) read_seccomp(&p->apps[i]);
+  /* Signals arrive through a signalfd, so one poll() waits for exits, signals, output and timers.
+   * The monitor blocked them before forking us, so none is lost before this point. */
   sigset_t mask, old;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   for (size_t i = 0; i < NFORWARDED; i++) sigaddset(&mask, FORWARDED[i]);
-  if (sigprocmask(SIG_BLOCK, &mask, &old) < 0) die("block signals");
+  if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) die("block signals");
+  /* Children (apps, checks) start with nothing blocked, whatever the init inherited. */
+  sigemptyset(&old);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
   if (sfd < 0) die("signalfd");
   for (int i = 0; i < p->napps; i++) {
@@ -968,6 +1062,7 @@ static int run_init(struct pod *p) {
     spawn_app(p, &p->apps[i], &old);
   }
   int running = p->napps, first_failure = 0, stopping = 0;
+  long long drain_deadline = 0;
   running -= reap(p, &first_failure);
   for (;;) {
     struct pollfd fds[1 + MAX_APPS * 2];
@@ -976,7 +1071,15 @@ static int run_init(struct pod *p) {
     for (int i = 0; i < nlogs; i++) if (logs[i].pipe >= 0) fds[n++] = (struct pollfd){logs[i].pipe, POLLIN, 0};
     /* Done when every app has ended for good and every pipe is drained (late output is kept). */
     if (running == 0 && n == 1) break;
-    if (poll(fds, (nfds_t)n, stopping ? -1 : poll_timeout(p)) < 0) {
+    if (running == 0 && !drain_deadline) {
+      /* Processes the apps left behind could hold the pipes open forever: in the pod's own PID
+       * namespace they are ended (kill(-1) spares the init); a fly pod's are waited for a while. */
+      if (!p->fly) kill(-1, SIGKILL);
+      drain_deadline = now_ms() + 2000;
+    }
+    if (drain_deadline && now_ms() >= drain_deadline) break;
+    int timeout = drain_deadline ? (int)(drain_deadline - now_ms()) : stopping ? -1 : poll_timeout(p);
+    if (poll(fds, (nfds_t)n, timeout) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
@@ -988,6 +1091,7 @@ static int run_init(struct pod *p) {
         p->restart_policy = 0;
         for (int i = 0; i < p->napps; i++) {
           struct app *a = &p->apps[i];
+          if (a->checker > 0) kill(a->checker, SIGKILL);
           if (a->pid > 0 && !a->done) kill(a->pid, (int)si.ssi_signo);
           else if (!a->done && a->restart_at_ms) { finish_app(a); running--; }
         }
@@ -1017,7 +1121,7 @@ static int enter_app(struct pod *p, const char *app_name, pid_t target, char **c
   for (int i = 0; i < p->napps; i++) if (!strcmp(p->apps[i].name, app_name)) a = &p->apps[i];
   if (!a) { errno = 0; die("enter: the pod has no app %s", app_name); }
   join_app_cgroups(a);
-  if (a->seccomp) read_seccomp(a->seccomp);
+  if (a->seccomp) read_seccomp(a);
   const char *kinds[] = {"ipc", "uts", "net", "pid", "mnt"};
   int fds[5];
   for (int i = 0; i < 5; i++) {
@@ -1126,6 +1230,12 @@ int main(int argc, char **argv) {
   if (!p.fly && p.netns) join_netns(p.netns);
   if (!p.fly && unshare(flags) < 0) die("unshare the pod's namespaces");
   if (!p.fly) xmount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
+  /* Blocked across the fork: a stop sent before the init has its signalfd is kept, not lost
+   * (PID 1 of a namespace ignores signals it has no handler for). */
+  sigset_t stop_signals, before;
+  sigemptyset(&stop_signals);
+  for (size_t i = 0; i < NFORWARDED; i++) sigaddset(&stop_signals, FORWARDED[i]);
+  sigprocmask(SIG_BLOCK, &stop_signals, &before);
   init_pid = fork();
   if (init_pid < 0) die("fork the pod init");
   if (init_pid == 0) _exit(run_init(&p));
@@ -1143,8 +1253,8 @@ int main(int argc, char **argv) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = forward_to_init;
-  int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  for (size_t i = 0; i < NFORWARDED; i++) sigaction(FORWARDED[i], &sa, NULL);
+  sigprocmask(SIG_SETMASK, &before, NULL);
   int status;
   while (waitpid(init_pid, &status, 0) < 0) {
     if (errno != EINTR) die("wait for the pod init");
