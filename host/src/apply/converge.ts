@@ -18,6 +18,8 @@ export interface PodOps {
   remove(pod: PodInfo): Promise<Result<void, TspodError>>;
   /** Names of pods running now (and healthy, where they have health checks). */
   running(): Set<string>;
+  /** Removes a pod prepared for a replacement that could not go ahead. */
+  discard(m: PodManifest): Promise<void>;
 }
 
 export interface Outcome {
@@ -43,15 +45,25 @@ async function startNew(ops: PodOps, a: Extract<Action, { kind: 'create' | 'repl
   const prepared = await ops.prepare(a.pod.spec, a.kind === 'replace' ? a.pod.name : undefined);
   if (prepared.isErr()) return err(prepared.error);
   if (a.kind === 'replace') {
-    if (a.current.state === 'running') {
-      const stopped = await ops.stop(a.current);
-      if (stopped.isErr()) return err(stopped.error);
+    const stopped = a.current.state === 'running' ? await ops.stop(a.current) : ok(undefined);
+    const removed = stopped.isOk() ? await ops.remove(a.current) : stopped;
+    if (removed.isErr()) {
+      // The old pod stays; the new one must not pile up pass after pass.
+      await ops.discard(prepared.value);
+      return err(removed.error);
     }
-    const removed = await ops.remove(a.current);
-    if (removed.isErr()) return err(removed.error);
   }
   const started = await ops.start(prepared.value);
   return started.map(() => prepared.value.uuid);
+}
+
+/** One action, whatever it throws: a failure is that pod's outcome, never the whole pass's. */
+async function guarded<T>(what: string, fn: () => Promise<Result<T, TspodError>>): Promise<Result<T, TspodError>> {
+  try {
+    return await fn();
+  } catch (e) {
+    return err(tspodError(ErrorCodes.INTERNAL, what, (e as Error).message, 'see the other messages; the next pass retries'));
+  }
 }
 
 export async function converge(actions: readonly Action[], ops: PodOps, log: (line: string) => void): Promise<Outcome[]> {
@@ -62,8 +74,11 @@ export async function converge(actions: readonly Action[], ops: PodOps, log: (li
       continue;
     }
     if (a.kind === 'prune') {
-      const stopped = a.current.state === 'running' ? await ops.stop(a.current) : ok(undefined);
-      const removed = stopped.isOk() ? await ops.remove(a.current) : stopped;
+      const current = a.current;
+      const removed = await guarded(`prune ${current.name}`, async () => {
+        const stopped = current.state === 'running' ? await ops.stop(current) : ok(undefined);
+        return stopped.isOk() ? ops.remove(current) : stopped;
+      });
       log(`${describeAction(a)}${removed.isErr() ? `: failed: ${removed.error.why}` : ''}`);
       outcomes.push({ action: a, uuid: a.current.uuid, ...(removed.isErr() && { error: removed.error }) });
       continue;
@@ -75,7 +90,7 @@ export async function converge(actions: readonly Action[], ops: PodOps, log: (li
       outcomes.push({ action: a, error });
       continue;
     }
-    const r = await startNew(ops, a);
+    const r = await guarded(describeAction(a), () => startNew(ops, a));
     log(`${describeAction(a)}${r.isOk() ? ` -> ${r.value}` : `: failed: ${r.error.why}`}`);
     outcomes.push({ action: a, ...(r.isOk() ? { uuid: r.value } : { error: r.error }) });
   }

@@ -3,7 +3,7 @@ import type { CommandContext } from './command.js';
 import type { PodOps } from '../apply/converge.js';
 import { netContext, runInsecure } from './pods-cli.js';
 import { isRoot, openStore } from './store-cli.js';
-import { err } from '../result.js';
+import { err, ok } from '../result.js';
 
 export async function podOps(ctx: CommandContext): Promise<PodOps> {
   const dataDir = ctx.globals.dir;
@@ -26,8 +26,15 @@ export async function podOps(ctx: CommandContext): Promise<PodOps> {
       return s.locked(() => preparePod({ dataDir, store: s, fetch: (ref) => fetchImage(fetchCtx, s, ref), takenNames: taken, insecure }, spec));
     },
     start: (m) => startPod(dataDir, m, { detach: true, configDirs: net.configDirs }),
-    // Plans list pods briefly: read the pod again (its pid) before stopping it.
-    stop: (pod) => stopPod(podInfo(dataDir, pod.dirState, pod.uuid), { force: false, timeoutMs: 10_000 }, net),
+    // Plans list pods briefly: read the pod again (its pid) before stopping it; one that has
+    // exited meanwhile needs no stop.
+    stop: async (pod) => {
+      const now = podInfo(dataDir, pod.dirState, pod.uuid);
+      return now.state === 'running' ? stopPod(now, { force: false, timeoutMs: 10_000 }, net) : ok(undefined);
+    },
+    discard: async (m) => {
+      await removePod(dataDir, podInfo(dataDir, 'prepared', m.uuid), net);
+    },
     remove: (pod) => removePod(dataDir, pod, net),
     // Ready: running, and healthy where the app has a health check.
     running: () => new Set(listPods(dataDir).filter((p) => p.state === 'running'

@@ -15,6 +15,12 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   const { loadDeclared } = await import('../apply/declared.js');
   const declared = await loadDeclared(parsed.positionals, parsed.values.set!);
   if (declared.isErr()) return fail(ctx, declared.error);
+  if (!declared.value.valid) {
+    const { formatText } = await import('../podfile/report-format.js');
+    ctx.stderr.write(formatText(declared.value.reports));
+    ctx.stderr.write('tspod: nothing was deleted: fix the errors above\n');
+    return 1;
+  }
   const { listPods } = await import('../pods/state.js');
   const { currentPods } = await import('../apply/plan.js');
   const { podOps } = await import('./apply-ops.js');

@@ -23,5 +23,6 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   if (report.isErr()) return fail(ctx, report.error);
   for (const u of report.value.collected) ctx.stdout.write(`collected ${u}\n`);
   for (const u of report.value.removed) ctx.stdout.write(`removed ${u}\n`);
-  return 0;
+  for (const f of report.value.failed) fail(ctx, f.error);
+  return report.value.failed.length > 0 ? 254 : 0;
 }

@@ -38,13 +38,28 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
   const lock = r.lockSet(ctx.globals.dir, set);
   if (lock.isErr()) return fail(ctx, lock.error);
   if (v.once) return pass(ctx, source, set);
+  // A change seen during a pass is not lost: `dirty` makes the next wait end at once.
+  let dirty = false;
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
-  if (v.dir) watcher = watch(v.dir, { recursive: true }, () => wake?.());
+  if (v.dir) {
+    watcher = watch(v.dir, { recursive: true }, () => {
+      dirty = true;
+      wake?.();
+    });
+  }
   try {
     for (;;) {
-      await pass(ctx, source, set);
-      await Promise.race([sleep(intervalMs), new Promise<void>((res) => (wake = res)).then(() => sleep(300))]);
+      dirty = false;
+      try {
+        await pass(ctx, source, set);
+      } catch (e) {
+        // One bad pass must not end the loop: it is reported and retried.
+        ctx.stderr.write(`reconcile ${set}: pass failed: ${(e as Error).message}\n`);
+      }
+      if (!dirty) await Promise.race([sleep(intervalMs), new Promise<void>((res) => (wake = res))]);
+      wake = undefined;
+      await sleep(300); // let an editor finish writing
     }
   } finally {
     watcher?.close();
@@ -79,7 +94,15 @@ async function pass(ctx: CommandContext, source: Source, set: string): Promise<n
   }
   const { listPods } = await import('../pods/state.js');
   const { plan } = await import('../apply/plan.js');
-  const actions = plan(declared.value.pods, listPods(ctx.globals.dir, true), set, true);
+  const actual = listPods(ctx.globals.dir, true);
+  if (declared.value.pods.length === 0 && actual.some((p) => p.manifest?.origin?.set === set && p.state === 'running')) {
+    // An empty source (an unmounted directory, a half-saved edit) would prune everything.
+    const why = 'the source declares no pods while this set has running pods';
+    log(`refused: ${why}; remove the pods with \`tspod delete\` if that is meant`);
+    r.writeStatus(ctx.globals.dir, { ...base, ...keep, lastError: `refused: ${why}`, pods: previous?.pods ?? [] });
+    return 1;
+  }
+  const actions = plan(declared.value.pods, actual, set, true);
   if (actions.isErr()) {
     r.writeStatus(ctx.globals.dir, { ...base, ...keep, lastError: actions.error.why, pods: previous?.pods ?? [] });
     return fail(ctx, actions.error);

@@ -36,6 +36,8 @@ interface Stored {
   readonly runtimeConfig: Record<string, unknown>;
   readonly config: NetConfig;
   readonly result: unknown;
+  /** Where it is stored (set when read back). */
+  readonly file?: string;
 }
 
 export interface NetContext {
@@ -68,13 +70,13 @@ function stage1Netns(ctx: NetContext, op: 'create' | 'remove', path: string): Re
 function readStored(podDir: string): Stored[] {
   let files: string[];
   try {
-    files = readdirSync(netDir(podDir)).filter((f) => f.endsWith('.json')).sort();
+    files = readdirSync(netDir(podDir)).filter((f) => f.endsWith('.json')).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
   } catch {
     return [];
   }
   return files.flatMap((f) => {
     try {
-      return [JSON.parse(readFileSync(join(netDir(podDir), f), 'utf8')) as Stored];
+      return [{ ...(JSON.parse(readFileSync(join(netDir(podDir), f), 'utf8')) as Stored), file: join(netDir(podDir), f) }];
     } catch {
       return [];
     }
@@ -128,8 +130,11 @@ export function teardownPodNetwork(ctx: NetContext, uuid: string, podDir: string
   const netns = netnsPath(uuid);
   for (const s of readStored(podDir).reverse()) {
     const r = delNetwork(s.config, attachment(uuid, netns, s), s.result);
+    // A failed DEL keeps its record: the next stop or gc retries it (the spec's expectation).
     if (r.isErr()) first ??= r.error;
+    else if (s.file) rmSync(s.file, { force: true });
   }
+  if (first) return err(first);
   rmSync(netDir(podDir), { recursive: true, force: true });
   if (existsSync(netns)) {
     const removed = stage1Netns(ctx, 'remove', netns);

@@ -17,6 +17,8 @@ export interface NetConfig {
   readonly name: string;
   readonly cniVersion: string;
   readonly plugins: readonly NetPlugin[];
+  /** The spec's disableCheck: the runtime must not run CHECK. */
+  readonly disableCheck?: boolean;
   /** Where it came from: a file, or "built-in". */
   readonly source: string;
 }
@@ -62,7 +64,7 @@ export function parseNetConfig(text: string, file: string): Result<NetConfig, Ts
   for (const p of plugins) {
     if (!p || typeof p !== 'object' || typeof (p as Record<string, unknown>)['type'] !== 'string') return err(invalid(file, 'every plugin needs a "type"'));
   }
-  return ok({ name: o['name'], cniVersion, plugins: plugins as NetPlugin[], source: file });
+  return ok({ name: o['name'], cniVersion, plugins: plugins as NetPlugin[], source: file, ...(o['disableCheck'] === true && { disableCheck: true }) });
 }
 
 /** Every net by name: local config, then system config, then built-ins. */

@@ -77,6 +77,8 @@ export async function removePod(dataDir: string, pod: PodInfo, net: NetContext):
 export interface GcReport {
   readonly collected: string[];
   readonly removed: string[];
+  /** Pods that could not be collected this time (gc goes on with the others). */
+  readonly failed: Array<{ uuid: string; error: TspodError }>;
 }
 
 function ageMs(path: string): number {
@@ -94,32 +96,42 @@ function ageMs(path: string): number {
  */
 export async function gcPods(dataDir: string, o: { graceMs: number; expirePreparedMs: number }, net: NetContext): Promise<Result<GcReport, TspodError>> {
   return withLock(podsLockPath(dataDir), 'exclusive', async () => {
-    const report: GcReport = { collected: [], removed: [] };
+    const report: GcReport = { collected: [], removed: [], failed: [] };
     for (const pod of listPods(dataDir)) {
-      if (pod.state === 'exited') {
-        const cg = removeCgroups(pod);
-        if (cg.isErr()) return err(cg.error);
-        // A SIGKILLed pod left its veth, rules, lease and netns: DEL from the stored results.
-        const released = releaseNetwork(net, pod);
-        if (released.isErr()) return err(released.error);
-        const moved = moveState(dataDir, pod.uuid, 'run', 'exited-garbage');
-        if (moved.isErr()) return err(moved.error);
-        // The grace period counts from collection.
-        const now = new Date();
-        utimesSync(podDir(dataDir, 'exited-garbage', pod.uuid), now, now);
-        report.collected.push(pod.uuid);
-        continue;
-      }
-      const expired = (pod.state === 'exited-garbage' && ageMs(pod.dir) >= o.graceMs)
-        || (pod.state === 'prepared' && ageMs(pod.dir) >= o.expirePreparedMs)
-        || (pod.state === 'embryo' && ageMs(pod.dir) >= 60_000)
-        || pod.state === 'garbage';
-      if (!expired) continue;
-      const moved = pod.dirState === 'garbage' ? ok(undefined) : moveState(dataDir, pod.uuid, pod.dirState, 'garbage');
-      if (moved.isErr()) return err(moved.error);
-      rmSync(podDir(dataDir, 'garbage', pod.uuid), { recursive: true, force: true });
-      report.removed.push(pod.uuid);
+      const r = gcOne(dataDir, pod, o, net, report);
+      if (r.isErr()) report.failed.push({ uuid: pod.uuid, error: r.error });
     }
     return ok(report);
   });
+}
+
+function gcOne(dataDir: string, pod: PodInfo, o: { graceMs: number; expirePreparedMs: number }, net: NetContext, report: GcReport): Result<void, TspodError> {
+  try {
+    if (pod.state === 'exited') {
+      const cg = removeCgroups(pod);
+      if (cg.isErr()) return err(cg.error);
+      // A SIGKILLed pod left its veth, rules, lease and netns: DEL from the stored results.
+      const released = releaseNetwork(net, pod);
+      if (released.isErr()) return err(released.error);
+      const moved = moveState(dataDir, pod.uuid, 'run', 'exited-garbage');
+      if (moved.isErr()) return err(moved.error);
+      // The grace period counts from collection.
+      const now = new Date();
+      utimesSync(podDir(dataDir, 'exited-garbage', pod.uuid), now, now);
+      report.collected.push(pod.uuid);
+      return ok(undefined);
+    }
+    const expired = (pod.state === 'exited-garbage' && ageMs(pod.dir) >= o.graceMs)
+      || (pod.state === 'prepared' && ageMs(pod.dir) >= o.expirePreparedMs)
+      || (pod.state === 'embryo' && ageMs(pod.dir) >= 60_000)
+      || pod.state === 'garbage';
+    if (!expired) return ok(undefined);
+    const moved = pod.dirState === 'garbage' ? ok(undefined) : moveState(dataDir, pod.uuid, pod.dirState, 'garbage');
+    if (moved.isErr()) return err(moved.error);
+    rmSync(podDir(dataDir, 'garbage', pod.uuid), { recursive: true, force: true });
+    report.removed.push(pod.uuid);
+    return ok(undefined);
+  } catch (e) {
+    return err(tspodError(ErrorCodes.IO, `collect pod ${pod.uuid}`, (e as Error).message, 'check the data directory; gc retries it next time'));
+  }
 }

@@ -3,7 +3,8 @@
 // dirs; identities are resolved in the image; capabilities and the seccomp filter are computed;
 // the /etc files are generated; pod.json records it all. Built in pods/embryo and renamed to
 // pods/prepared only when complete, so a crash leaves nothing half-made in sight.
-import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import * as libc from '../../../native/src/libc.js';
 import type { PortMapping } from '../cni/attach.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { treePath } from '../store/layout.js';
 import { manifestOf, renderChain, renderLayers } from '../store/render.js';
 import { allCapabilities, capabilityMask, MASKED_PATHS, READ_ONLY_PATHS } from '../stage1/policy.js';
 import { compileSeccomp } from '../stage1/seccomp.js';
-import { appDir, podDir, POD_FILES, type PodDirState } from './layout.js';
+import { appDir, podDir, podsLockPath, POD_FILES, type PodDirState } from './layout.js';
 import type { AppSpec, HealthSpec, PodOrigin, PodSpec, RestartSpec, VolumeSpec } from './spec.js';
 import { resolveIdentity } from './users.js';
 
@@ -84,18 +85,51 @@ export async function preparePod(ctx: PrepareContext, spec: PodSpec): Promise<Re
   const uuid = randomUUID();
   const name = spec.name ?? `pod-${uuid.slice(0, 8)}`;
   const embryo = podDir(ctx.dataDir, 'embryo', uuid);
+  let lockFd: number;
   try {
     mkdirSync(embryo, { recursive: true, mode: 0o700 });
     writeFileSync(join(embryo, POD_FILES.created), new Date().toISOString());
+    // Held while preparing: gc leaves a locked embryo alone however long the fetch takes.
+    lockFd = openSync(join(embryo, POD_FILES.lock), constants.O_RDONLY | constants.O_CREAT, 0o600);
+    libc.flock(lockFd, libc.LOCK_EX | libc.LOCK_NB);
   } catch (e) {
     return err(ioError(`create pod ${uuid}`, e));
   }
-  const built = await buildPod(ctx, spec, uuid, name, embryo);
-  if (built.isErr()) {
+  // The pods already holding this name (a pod being replaced): any other one at publish is a race.
+  const { listPods } = await import('./state.js');
+  const live = (st: string): boolean => st !== 'garbage' && st !== 'exited-garbage' && st !== 'embryo';
+  const holdersBefore = new Set(listPods(ctx.dataDir, true).filter((p) => p.name === name && live(p.state)).map((p) => p.uuid));
+  try {
+    const built = await buildPod(ctx, spec, uuid, name, embryo);
+    if (built.isErr()) {
+      rmSync(embryo, { recursive: true, force: true });
+      return err(built.error);
+    }
+    return await publish(ctx, uuid, name, holdersBefore).then((r) => r.map(() => built.value));
+  } catch (e) {
     rmSync(embryo, { recursive: true, force: true });
-    return err(built.error);
+    return err(ioError(`prepare pod ${uuid}`, e));
+  } finally {
+    closeSync(lockFd);
   }
-  return moveState(ctx.dataDir, uuid, 'embryo', 'prepared').map(() => built.value);
+}
+
+/**
+ * embryo -> prepared under the pods lock, with the name checked again there: two commands that
+ * both saw a name free cannot both take it.
+ */
+async function publish(ctx: PrepareContext, uuid: string, name: string, holdersBefore: ReadonlySet<string>): Promise<Result<void, TspodError>> {
+  const { withLock } = await import('../store/lock.js');
+  const { listPods } = await import('./state.js');
+  return withLock(podsLockPath(ctx.dataDir), 'exclusive', async () => {
+    const holder = listPods(ctx.dataDir, true).find((p) => p.uuid !== uuid && p.name === name && !holdersBefore.has(p.uuid)
+      && p.state !== 'garbage' && p.state !== 'exited-garbage' && p.state !== 'embryo');
+    if (holder) {
+      rmSync(podDir(ctx.dataDir, 'embryo', uuid), { recursive: true, force: true });
+      return err(tspodError(ErrorCodes.EXISTS, `prepare pod ${name}`, `a pod named ${name} was created meanwhile (${holder.uuid})`, 'pick another name, or remove that pod'));
+    }
+    return moveState(ctx.dataDir, uuid, 'embryo', 'prepared');
+  });
 }
 
 function checkSpec(ctx: PrepareContext, spec: PodSpec): Result<void, TspodError> {

@@ -84,13 +84,21 @@ export async function startPod(dataDir: string, m: PodManifest, o: StartOptions)
   if (lockFd.isErr()) return err(lockFd.error);
   const dir = podDir(dataDir, 'run', m.uuid);
   const net = { configDirs: o.configDirs, stage1: stage1.value };
+  let made: { pod: PodCgroup; apps: Map<string, PodCgroup> } | undefined;
+  /** Undoes what a start that failed had set up (network, cgroups); the pod stays, exited. */
+  const undo = (): void => {
+    if (m.net === 'cni') teardownPodNetwork(net, m.uuid, dir);
+    const manager = made ? cgroupManager() : undefined;
+    if (manager?.isOk()) for (const cg of [...made!.apps.values(), made!.pod]) manager.value.remove(cg);
+  };
   const fail = (e: TspodError): Result<number, TspodError> => {
     closeSync(lockFd.value);
-    if (m.net === 'cni') teardownPodNetwork(net, m.uuid, dir);
+    undo();
     return err(e);
   };
   const cgroups = m.stage1 === 'fly' ? ok(undefined) : createCgroups(m);
   if (cgroups.isErr()) return fail(cgroups.error);
+  made = cgroups.value;
   const netns = m.net === 'cni' ? setupPodNetwork(net, m.uuid, dir, m.nets, m.ports) : ok(undefined);
   if (netns.isErr()) return fail(netns.error);
   if (m.dnsFromNetwork) {
@@ -106,7 +114,11 @@ export async function startPod(dataDir: string, m: PodManifest, o: StartOptions)
     ...(netns.value && { netns: netns.value }),
   }));
   writeFileSync(join(dir, POD_FILES.started), new Date().toISOString());
-  if (o.detach) return runDetached(stage1.value, conf, dir, lockFd.value);
+  if (o.detach) {
+    const started = await runDetached(stage1.value, conf, dir, lockFd.value);
+    if (started.isErr()) undo();
+    return started;
+  }
   const status = await runForeground(stage1.value, conf, lockFd.value, o.interactive ?? false);
   // The pod has ended: its network goes now (gc would do it too; DEL is idempotent).
   if (m.net === 'cni') teardownPodNetwork(net, m.uuid, dir);
@@ -141,15 +153,23 @@ function runDetached(stage1: string, conf: string, dir: string, lockFd: number):
     closeSync(log);
     const ready = child.stdio[4] as NodeJS.ReadableStream | null;
     let answered = false;
+    let timer: NodeJS.Timeout | undefined;
     const finish = (r: Result<number, TspodError>): void => {
       if (answered) return;
       answered = true;
+      clearTimeout(timer);
       child.unref();
       ready?.removeAllListeners();
       (ready as unknown as { destroy?: () => void })?.destroy?.();
       resolve(r);
     };
     ready?.on('data', () => finish(ok(0)));
+    // A stage1 that neither reports ready nor exits must not hang apply or reconcile.
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(err(tspodError(ErrorCodes.STAGE1, `start pod in ${dir}`, 'the stage1 did not report the pod started within 60 s', `see ${join(dir, 'stage1.log')}`)));
+    }, 60_000);
+    timer.unref();
     child.once('error', (e) => finish(err(tspodError(ErrorCodes.STAGE1, `run ${stage1}`, describeErrno(e), 'check the stage1 is executable'))));
     child.once('exit', (code) => finish(err(tspodError(ErrorCodes.STAGE1, `start pod in ${dir}`, `the stage1 exited with status ${code} before the pod started`, `see ${join(dir, 'stage1.log')}`))));
   });

@@ -162,7 +162,7 @@ export function listPods(dataDir: string, brief = false): PodInfo[] {
 /** A pod by full UUID, unique UUID prefix, or name. */
 export function resolvePod(dataDir: string, ref: string): Result<PodInfo, TspodError> {
   const pods = listPods(dataDir);
-  const exact = pods.filter((p) => p.uuid === ref || (p.name === ref && p.state !== 'garbage'));
+  const exact = pods.filter((p) => p.uuid === ref || (p.name === ref && p.state !== 'garbage' && p.state !== 'exited-garbage'));
   const matches = exact.length > 0 ? exact : ref.length >= 2 ? pods.filter((p) => p.uuid.startsWith(ref)) : [];
   if (matches.length === 1) return ok(matches[0]!);
   if (matches.length === 0) return err(tspodError(ErrorCodes.NOT_FOUND, `find pod ${ref}`, 'no pod has that UUID, UUID prefix or name', 'see `tspod list`'));
