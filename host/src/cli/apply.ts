@@ -49,9 +49,21 @@ export async function applyPaths(ctx: CommandContext, paths: readonly string[], 
   }
   const denied = requireRoot(ctx, 'apply');
   if (denied !== undefined) return denied;
+  // One converger per set at a time (two applies, or an apply and a delete, would race).
+  const { acquireLock } = await import('../store/lock.js');
+  const { mkdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  mkdirSync(join(ctx.globals.dir, 'apply'), { recursive: true });
+  const lock = await acquireLock(join(ctx.globals.dir, 'apply', `${o.set.replace(/[^a-zA-Z0-9_.-]/g, '_')}.lock`), 'exclusive');
+  if (lock.isErr()) return fail(ctx, lock.error);
   const { converge } = await import('../apply/converge.js');
   const { podOps } = await import('./apply-ops.js');
-  const outcomes = await converge(actions.value, await podOps(ctx), (line) => ctx.stdout.write(`${line}\n`));
+  let outcomes;
+  try {
+    outcomes = await converge(actions.value, await podOps(ctx), (line) => ctx.stdout.write(`${line}\n`));
+  } finally {
+    lock.value.release();
+  }
   for (const a of actions.value.filter((x) => x.kind === 'unchanged')) ctx.stdout.write(`${describeAction(a)}\n`);
   const failed = outcomes.filter((x) => x.error);
   for (const f of failed) fail(ctx, f.error!);
