@@ -95,42 +95,72 @@ function ageMs(path: string): number {
  * (older than a minute), are deleted.
  */
 export async function gcPods(dataDir: string, o: { graceMs: number; expirePreparedMs: number }, net: NetContext): Promise<Result<GcReport, TspodError>> {
-  return withLock(podsLockPath(dataDir), 'exclusive', async () => {
-    const report: GcReport = { collected: [], removed: [], failed: [] };
-    for (const pod of listPods(dataDir)) {
-      const r = gcOne(dataDir, pod, o, net, report);
+  const report: GcReport = { collected: [], removed: [], failed: [] };
+  const release: string[] = [];
+  const remove: string[] = [];
+  // Under the pods lock only the quick part: deciding and renaming. CNI DEL, cgroup removal and
+  // deleting directories come after, so a big gc does not hold up run and apply.
+  const decided = await withLock(podsLockPath(dataDir), 'exclusive', async () => {
+    for (const pod of listPods(dataDir, true)) {
+      const r = decide(dataDir, pod, o);
       if (r.isErr()) report.failed.push({ uuid: pod.uuid, error: r.error });
+      else if (r.value === 'collect') {
+        report.collected.push(pod.uuid);
+        release.push(pod.uuid);
+      } else if (r.value === 'remove') remove.push(pod.uuid);
     }
-    return ok(report);
+    return ok(undefined);
   });
+  if (decided.isErr()) return err(decided.error);
+  for (const uuid of release) {
+    const r = releasePod(net, podInfo(dataDir, 'exited-garbage', uuid, true));
+    if (r.isErr()) report.failed.push({ uuid, error: r.error });
+  }
+  for (const uuid of remove) {
+    // Released again (idempotent): a pod whose release failed at collection is retried here, and
+    // kept (in garbage/, retried by the next gc) rather than deleted with its records.
+    const pod = podInfo(dataDir, 'garbage', uuid, true);
+    const r = releasePod(net, pod);
+    if (r.isErr()) {
+      report.failed.push({ uuid, error: r.error });
+      continue;
+    }
+    rmSync(pod.dir, { recursive: true, force: true });
+    report.removed.push(uuid);
+  }
+  return ok(report);
 }
 
-function gcOne(dataDir: string, pod: PodInfo, o: { graceMs: number; expirePreparedMs: number }, net: NetContext, report: GcReport): Result<void, TspodError> {
+function releasePod(net: NetContext, pod: PodInfo): Result<void, TspodError> {
+  try {
+    const cg = removeCgroups(pod);
+    if (cg.isErr()) return err(cg.error);
+    // A SIGKILLed pod left its veth, rules, lease and netns: DEL from the stored results.
+    return releaseNetwork(net, pod);
+  } catch (e) {
+    return err(tspodError(ErrorCodes.IO, `release pod ${pod.uuid}`, (e as Error).message, 'gc retries it next time'));
+  }
+}
+
+/** Under the pods lock: exited pods are collected, expired ones moved to garbage/ for removal. */
+function decide(dataDir: string, pod: PodInfo, o: { graceMs: number; expirePreparedMs: number }): Result<'collect' | 'remove' | 'keep', TspodError> {
   try {
     if (pod.state === 'exited') {
-      const cg = removeCgroups(pod);
-      if (cg.isErr()) return err(cg.error);
-      // A SIGKILLed pod left its veth, rules, lease and netns: DEL from the stored results.
-      const released = releaseNetwork(net, pod);
-      if (released.isErr()) return err(released.error);
       const moved = moveState(dataDir, pod.uuid, 'run', 'exited-garbage');
       if (moved.isErr()) return err(moved.error);
       // The grace period counts from collection.
       const now = new Date();
       utimesSync(podDir(dataDir, 'exited-garbage', pod.uuid), now, now);
-      report.collected.push(pod.uuid);
-      return ok(undefined);
+      return ok('collect');
     }
     const expired = (pod.state === 'exited-garbage' && ageMs(pod.dir) >= o.graceMs)
       || (pod.state === 'prepared' && ageMs(pod.dir) >= o.expirePreparedMs)
-      || (pod.state === 'embryo' && ageMs(pod.dir) >= 60_000)
+      // An embryo whose lock is held is being prepared (a slow fetch); only abandoned ones go.
+      || (pod.state === 'embryo' && ageMs(pod.dir) >= 60_000 && !isLocked(pod.dir))
       || pod.state === 'garbage';
-    if (!expired) return ok(undefined);
+    if (!expired) return ok('keep');
     const moved = pod.dirState === 'garbage' ? ok(undefined) : moveState(dataDir, pod.uuid, pod.dirState, 'garbage');
-    if (moved.isErr()) return err(moved.error);
-    rmSync(podDir(dataDir, 'garbage', pod.uuid), { recursive: true, force: true });
-    report.removed.push(pod.uuid);
-    return ok(undefined);
+    return moved.map(() => 'remove' as const);
   } catch (e) {
     return err(tspodError(ErrorCodes.IO, `collect pod ${pod.uuid}`, (e as Error).message, 'check the data directory; gc retries it next time'));
   }
