@@ -264,6 +264,14 @@ describe('pods (cgroups and fly stage1s)', { skip: !root ? 'needs root (namespac
     }
   });
 
+  it('Ctrl-C on a foreground pod reaches the app exactly once', () => {
+    const script = new URL('../../test/fixtures/ctrl-c.py', import.meta.url).pathname;
+    const r = spawnSync('python3', [script, process.execPath, TSPOD, '--dir', data, '--local-config', join(work, 'etc'), 'run', '--net', 'none', 'example.com/busybox:1',
+      '--exec', '/bin/sh', '--', '-c', 'trap "echo got INT" INT; echo ready; sleep 1 & wait; sleep 1 & wait; sleep 1 & wait; echo end'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal((r.stdout.match(/got INT/g) ?? []).length, 1, r.stdout);
+    assert.match(r.stdout, /end/);
+  });
+
   it('fly: host namespaces, chroot into the image, status says nothing is isolated', () => {
     const hostName = spawnSync('hostname', { encoding: 'utf8' }).stdout.trim();
     const r = tspod(['run', '--stage1', 'fly', '--name', 'flyer', 'example.com/busybox:1', '--exec', '/bin/sh', '--', '-c', 'hostname; ls /proc | grep -c "^[0-9]"; test -x /bin/busybox && echo chrooted']);

@@ -131,6 +131,7 @@ struct pod {
   int fly;
   char *hostname;
   int host_net;
+  int interactive; /* the apps stay in the terminal's process group (they read it) */
   char *netns; /* a network namespace prepared by stage0 (CNI), joined instead of a new one */
   struct list cgroup_procs;
   char *pid_file;
@@ -242,6 +243,7 @@ static void pod_key(struct pod *p, struct app **cur, char *k, char *v) {
   if (!strcmp(k, "version")) p->version = (int)number(v, k);
   else if (!strcmp(k, "stage1")) p->fly = !strcmp(v, "fly");
   else if (!strcmp(k, "hostname")) p->hostname = unescape(v);
+  else if (!strcmp(k, "interactive")) p->interactive = (int)number(v, k);
   else if (!strcmp(k, "net")) {
     p->host_net = !strcmp(v, "host");
     if (v[0] == '/') p->netns = unescape(v);
@@ -849,6 +851,9 @@ static void spawn_app(struct pod *p, struct app *a, sigset_t *old) {
   if (pid < 0) die("fork app %s", a->name);
   if (pid == 0) {
     sigprocmask(SIG_SETMASK, old, NULL);
+    /* Its own process group unless interactive: a terminal's Ctrl-C then reaches the app once,
+     * through the init, instead of directly and again forwarded. */
+    if (!p->interactive) setpgid(0, 0);
     if (a->out_w >= 0 && dup2(a->out_w, 1) < 0) die("dup2 stdout");
     if (a->err_w >= 0 && dup2(a->err_w, 2) < 0) die("dup2 stderr");
     start_app(p, a);
@@ -1085,7 +1090,8 @@ static int run_init(struct pod *p) {
     }
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;
-      if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD) {
+      /* A terminal's signal (SI_KERNEL) already reached interactive apps directly. */
+      if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD && !(p->interactive && si.ssi_code == SI_KERNEL)) {
         /* Asked to stop: forward, and restart nothing any more. */
         stopping = 1;
         p->restart_policy = 0;
@@ -1196,8 +1202,11 @@ static void notify_systemd(void) {
   close(s);
 }
 
-static void forward_to_init(int sig) {
-  if (init_pid > 0) kill(init_pid, sig);
+/* Only signals sent to tspod (stop, systemd): the init is in the terminal's process group and
+ * gets the terminal's own (SI_KERNEL) itself, so forwarding those would double them. */
+static void forward_to_init(int sig, siginfo_t *info, void *ctx) {
+  (void)ctx;
+  if (init_pid > 0 && info->si_code != SI_KERNEL) kill(init_pid, sig);
 }
 
 static void join_cgroups(struct pod *p) {
@@ -1252,7 +1261,8 @@ int main(int argc, char **argv) {
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = forward_to_init;
+  sa.sa_sigaction = forward_to_init;
+  sa.sa_flags = SA_SIGINFO;
   for (size_t i = 0; i < NFORWARDED; i++) sigaction(FORWARDED[i], &sa, NULL);
   sigprocmask(SIG_SETMASK, &before, NULL);
   int status;

@@ -112,6 +112,7 @@ export async function startPod(dataDir: string, m: PodManifest, o: StartOptions)
     logToFiles: o.detach,
     ...(logMaxBytes() !== undefined && { logMaxBytes: logMaxBytes()! }),
     ...(netns.value && { netns: netns.value }),
+    ...(o.interactive && { interactive: true }),
   }));
   writeFileSync(join(dir, POD_FILES.started), new Date().toISOString());
   if (o.detach) {

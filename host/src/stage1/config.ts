@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly logMaxBytes?: number;
   /** The network namespace CNI set up (for net = cni). */
   readonly netns?: string;
+  /** Foreground with the caller's stdin: apps stay in the terminal's process group. */
+  readonly interactive?: boolean;
 }
 
 function volumeLines(m: PodManifest, app: PreparedApp, dir: string): string {
@@ -77,6 +79,7 @@ export function stage1Config(m: PodManifest, dir: string, o: RunOptions): string
   let out = confLine('version', STAGE1_INTERFACE_VERSION) + confLine('stage1', m.stage1) + confLine('hostname', m.hostname) + confLine('net', m.net === 'cni' ? o.netns! : m.net);
   for (const p of o.podCgroupProcs) out += confLine('cgroup-procs', p);
   out += confLine('pid-file', join(dir, POD_FILES.pid));
+  if (o.interactive) out += confLine('interactive', 1);
   if (m.restart && m.restart.policy !== 'never') {
     out += confLine('restart-policy', m.restart.policy);
     if (m.restart.backoffInitialMs !== undefined) out += confLine('restart-backoff-initial-ms', m.restart.backoffInitialMs);
