@@ -79,6 +79,14 @@ describe('simple signing (skopeo --sign-by, lookaside)', () => {
     keystoreDirs.push(base);
     return new Keystore({ systemDir: join(base, 'system'), localDir: join(base, 'local') });
   };
+  /** A fresh keystore with one key trusted for trustName, where `tspod trust` would put it. */
+  const keystoreTrusting = (armored: string | Uint8Array, fingerprint: string): Keystore => {
+    const ks = newKeystore();
+    const path = ks.pathFor(fingerprint, { prefix: trustName });
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, armored);
+    return ks;
+  };
 
   before(async () => {
     dir = tempDir('oci-signing');
@@ -272,10 +280,7 @@ describe('simple signing (skopeo --sign-by, lookaside)', () => {
       const payload = join(g2.home, 'payload.json');
       writeFileSync(payload, payloadFor(digest1, ref1));
       g2.run(['--faked-system-time', '20200101T010000', '--local-user', k.fingerprint, '--output', `${payload}.sig`, '--sign', payload]);
-      const ks = newKeystore();
-      const path = ks.pathFor(k.fingerprint, { prefix: trustName });
-      mkdirSync(join(path, '..'), { recursive: true });
-      writeFileSync(path, g2.exportPublic(k));
+      const ks = keystoreTrusting(g2.exportPublic(k), k.fingerprint);
       const e = unwrapErr(await verify(readFileSync(`${payload}.sig`), { ks }));
       assert.equal(e.code, ErrorCodes.SIG_INVALID);
       assert.match(e.why, new RegExp(`${k.fingerprint}.*expired`));
@@ -301,10 +306,7 @@ describe('simple signing (skopeo --sign-by, lookaside)', () => {
       writeFileSync(payload, payloadFor(digest1, ref1));
       g2.run(['--local-user', k.fingerprint, '--output', `${payload}.sig`, '--sign', payload]);
       g2.revoke(k);
-      const ks = newKeystore();
-      const path = ks.pathFor(k.fingerprint, { prefix: trustName });
-      mkdirSync(join(path, '..'), { recursive: true });
-      writeFileSync(path, g2.exportPublic(k));
+      const ks = keystoreTrusting(g2.exportPublic(k), k.fingerprint);
       const e = unwrapErr(await verify(readFileSync(`${payload}.sig`), { ks }));
       assert.equal(e.code, ErrorCodes.SIG_INVALID);
       assert.match(e.why, new RegExp(`${k.fingerprint}.*revoked`));

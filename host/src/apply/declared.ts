@@ -87,6 +87,8 @@ export async function loadDeclared(paths: readonly string[], set: string, cacheF
   const files = podFiles(paths);
   if (files.isErr()) return err(files.error);
   const cache = readCache(cacheFile);
+  // Loaded only when some file is not in the cache (a no-op reconcile pass never needs it).
+  let lint: typeof import('../podfile/lint.js') | undefined;
   const fresh = new Map<string, CacheEntry>();
   const reports: FileReport[] = [];
   const values: Array<{ file: string; value: unknown; hash: string }> = [];
@@ -105,8 +107,8 @@ export async function loadDeclared(paths: readonly string[], set: string, cacheF
       values.push({ file, value: hit.value, hash: hit.hash });
       continue;
     }
-    const { lintAndParsePod } = await import('../podfile/lint.js');
-    const linted = lintAndParsePod(bytes.toString('utf8'));
+    lint ??= await import('../podfile/lint.js');
+    const linted = lint.lintAndParsePod(bytes.toString('utf8'));
     reports.push({ path: file, diagnostics: linted.diagnostics });
     if (linted.diagnostics.some((d) => d.severity === 'error')) continue;
     const value = canonical(linted.value);

@@ -49,17 +49,12 @@ export async function run(ctx: CommandContext, argv: string[]): Promise<number> 
 async function print(ctx: CommandContext, format: Format, reports: FileReport[]): Promise<void> {
   const f = await import('../podfile/report-format.js');
   if (format === 'json') ctx.stdout.write(f.formatJson(reports));
-  else if (format === 'sarif') ctx.stdout.write(f.formatSarif(reports, toolVersion()));
+  else if (format === 'sarif') ctx.stdout.write(f.formatSarif(reports, (await import('../package-version.js')).packageVersion()));
   else {
     ctx.stdout.write(f.formatText(reports));
     const s = f.summarize(reports);
     if (s.errors + s.warnings + s.infos > 0) ctx.stderr.write(`${s.errors} errors, ${s.warnings} warnings, ${s.infos} infos in ${reports.length} files\n`);
   }
-}
-
-function toolVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 function unreadable(path: string, e: unknown): TspodError {

@@ -12,17 +12,21 @@ export function requireRoot(ctx: CommandContext, command: string): number | unde
   return fail(ctx, tspodError(ErrorCodes.PERMISSION, `tspod ${command}`, 'pods need root (namespaces, mounts, cgroups)', `run it as root, e.g. \`sudo tspod ${command} ...\`; fetching images works unprivileged`));
 }
 
-export async function prepareFromSpec(ctx: CommandContext, spec: PodSpec): Promise<Result<PodManifest, TspodError>> {
+/** Prepares a pod; `replacing` names a pod whose name the new one may take over (apply). */
+export async function prepareFromSpec(ctx: CommandContext, spec: PodSpec, replacing?: string): Promise<Result<PodManifest, TspodError>> {
   const store = openStore(ctx);
   if (store.isErr()) return err(store.error);
   const { preparePod } = await import('../pods/prepare.js');
   const { takenNames } = await import('../pods/state.js');
   const { fetchImage } = await import('./fetch.js');
   const s = store.value;
+  const taken = takenNames(ctx.globals.dir);
+  // The pod being replaced keeps its name until the new one is ready to take over.
+  if (replacing) taken.delete(replacing);
   const insecure = runInsecure(ctx, spec);
   // A pod file's fetch-time options apply to fetching its images, as the flag's do.
   const fetchCtx = { ...ctx, globals: { ...ctx.globals, insecure: insecure as CommandContext['globals']['insecure'] } };
-  return s.locked(() => preparePod({ dataDir: ctx.globals.dir, store: s, fetch: (ref) => fetchImage(fetchCtx, s, ref), takenNames: takenNames(ctx.globals.dir), insecure }, spec));
+  return s.locked(() => preparePod({ dataDir: ctx.globals.dir, store: s, fetch: (ref) => fetchImage(fetchCtx, s, ref), takenNames: taken, insecure }, spec));
 }
 
 /** The run-time insecure options: the global flag's, plus a pod file's `insecure_options`. */

@@ -1,18 +1,13 @@
 // `tspod version`: versions of tspod, its WASM core and Node, and the features of this build.
-import { readFileSync } from 'node:fs';
 import { fail, parseFlags, usageError, type CommandContext } from './command.js';
 import { detectFeatures, hasOpenat2 } from '../features.js';
+import { packageVersion } from '../package-version.js';
 
 const HELP = `Usage: tspod version [--format text|json]
 
 Prints the tspod version, the WASM core version, the Node version and platform,
 and the features of this build and host (+ present, - absent).
 `;
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export async function run(ctx: CommandContext, argv: string[]): Promise<number> {
   const parsed = parseFlags(ctx, 'version', argv, { format: { type: 'string' } }, HELP);

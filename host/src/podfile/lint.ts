@@ -24,6 +24,7 @@ interface LintExports {
 }
 
 let core: LintExports | undefined;
+const decoder = new TextDecoder();
 
 function lintCore(): LintExports {
   if (core) return core;
@@ -191,7 +192,6 @@ function runCore(tree: ValueNode, count: number, poolMax: number, schema: number
   const words = c.lint_out_words();
   const records = new Int32Array(c.memory.buffer, out, n * words);
   const textBase = out + n * words * 4;
-  const decoder = new TextDecoder();
   const diagnostics: Diagnostic[] = [];
   for (let i = 0; i < n; i++) {
     const r = records.subarray(i * words, (i + 1) * words);

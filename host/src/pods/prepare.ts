@@ -13,7 +13,7 @@ import { err, ok, type Result } from '../result.js';
 import type { ImageRecord, ImageStore } from '../store/images.js';
 import { treePath } from '../store/layout.js';
 import { manifestOf, renderChain, renderLayers } from '../store/render.js';
-import { allCapabilities, capabilityMask, MASKED_PATHS, READ_ONLY_PATHS } from '../stage1/policy.js';
+import { allCapabilities, capabilityMask } from '../stage1/policy.js';
 import { compileSeccomp } from '../stage1/seccomp.js';
 import { appDir, podDir, podsLockPath, POD_FILES, type PodDirState } from './layout.js';
 import type { AppSpec, HealthSpec, PodOrigin, PodSpec, RestartSpec, VolumeSpec } from './spec.js';
@@ -346,5 +346,3 @@ export function formatResolv(servers: readonly string[], search: readonly string
   const lines = [...servers.map((d) => `nameserver ${d}`), ...(search.length ? [`search ${search.join(' ')}`] : []), ...(options.length ? [`options ${options.join(' ')}`] : [])];
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
-
-export { MASKED_PATHS, READ_ONLY_PATHS };
