@@ -19,6 +19,7 @@ PACKAGES=(
   gcc libc6-dev             # builds the C stage1 (static) and the seccomp test loader
   runc crun                 # the anchors of bench/start
   containernetworking-plugins iptables iproute2   # CNI plugins (ptp, bridge, host-local, portmap) and what they drive
+  git                       # tspod reconcile --git uses the git CLI
 )
 
 missing=()
